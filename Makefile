@@ -1,0 +1,54 @@
+# The two commands: `make demo` and `make test`. Both set up what they need.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+LOG_DIR ?= .local/logs
+WITH_EMULATORS := $(BIN)/python -m template.local.emulators run --log-dir $(LOG_DIR) --
+USER ?=
+
+.PHONY: help install test unit integration lint demo bench lookup clean
+
+help:
+	@echo "make demo         run the whole system on the local emulators"
+	@echo "make test         the whole test suite (unit + integration, emulators started here)"
+	@echo "make unit         unit tests only (seconds, no emulators)"
+	@echo "make integration  integration tests only (emulators started here)"
+	@echo "make lint         ruff"
+	@echo "make bench        benchmarks (writes benchmarks/RESULTS.md)"
+	@echo "make lookup USER=<user_id>   a user's latest transactions"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(WITH_EMULATORS) $(BIN)/pytest
+
+unit: $(STAMP)
+	$(BIN)/pytest -m "not integration"
+
+integration: $(STAMP)
+	$(WITH_EMULATORS) $(BIN)/pytest -m integration
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+demo: $(STAMP)
+	$(BIN)/python -m template.local.demo --log-dir $(LOG_DIR)
+
+bench: $(STAMP)
+	$(WITH_EMULATORS) $(BIN)/python -m benchmarks
+
+lookup: $(STAMP)
+	@test -n "$(USER)" || { echo "usage: make lookup USER=<user_id> [N=5]" >&2; exit 2; }
+	$(BIN)/python -m template.lookup "$(USER)" --limit $(or $(N),5)
+
+clean:
+	rm -rf $(VENV) .local build *.egg-info .pytest_cache .ruff_cache

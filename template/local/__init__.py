@@ -1,0 +1,1 @@
+"""Local development stack: the real Google emulators, and the one-command demo."""

@@ -1,0 +1,133 @@
+"""The template's public parameters, and their validation at launch.
+
+The parameter names are the interface that ``metadata.json`` and operators use. Beam parses
+them; :func:`resolve_config` checks their form and fails with a message that names the
+parameter and the expected form, before anything is built or launched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from apache_beam.options.pipeline_options import (
+    GoogleCloudOptions,
+    PipelineOptions,
+    StandardOptions,
+)
+
+DEFAULT_COLUMN_FAMILY = "dados"
+
+SUBSCRIPTION_FORM = re.compile(
+    r"projects/([a-z][-a-z0-9:.]{4,61}[a-z0-9])/subscriptions/([A-Za-z][-A-Za-z0-9._~+%]{2,254})"
+)
+TOPIC_FORM = re.compile(
+    r"projects/([a-z][-a-z0-9:.]{4,61}[a-z0-9])/topics/([A-Za-z][-A-Za-z0-9._~+%]{2,254})"
+)
+PROJECT_FORM = re.compile(r"[a-z][-a-z0-9:.]{4,61}[a-z0-9]")
+INSTANCE_FORM = re.compile(r"[a-z][-a-z0-9]{4,31}[a-z0-9]")
+TABLE_FORM = re.compile(r"[-_.a-zA-Z0-9]{1,50}")
+FAMILY_FORM = re.compile(r"[-_.a-zA-Z0-9]{1,64}")
+APP_PROFILE_FORM = re.compile(r"[-_a-zA-Z0-9]{0,50}")
+
+PARAMETERS = {
+    "input_subscription": "projects/<project>/subscriptions/<subscription>",
+    "bigtable_project": "a project id: 6-30 characters of a-z, 0-9 and '-', starting with a letter",
+    "bigtable_instance": "an instance id: 6-33 characters of a-z, 0-9 and '-', starting with a letter",
+    "bigtable_table": "a table id: 1-50 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
+    "dead_letter_topic": "projects/<project>/topics/<topic>",
+    "column_family": "a column family name: 1-64 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
+    "bigtable_app_profile": "an app profile id: letters, digits, '_' and '-'",
+}
+"""Parameter name -> the expected form, as printed in launch errors."""
+
+
+class ConfigError(ValueError):
+    """A parameter is missing or malformed; the message names it and the expected form."""
+
+
+class TransactionsOptions(PipelineOptions):
+    """Parameters of the template (see ``metadata.json`` for their launch-form labels)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument(
+            "--input_subscription",
+            help="Pub/Sub subscription to read transactions from: " + PARAMETERS["input_subscription"],
+        )
+        parser.add_argument(
+            "--bigtable_project",
+            help="Project of the Bigtable instance; defaults to the job's --project.",
+        )
+        parser.add_argument("--bigtable_instance", help="Bigtable instance id.")
+        parser.add_argument("--bigtable_table", help="Bigtable table id, e.g. transacoes.")
+        parser.add_argument(
+            "--dead_letter_topic",
+            help="Pub/Sub topic for messages that are not written: " + PARAMETERS["dead_letter_topic"],
+        )
+        parser.add_argument(
+            "--column_family",
+            default=DEFAULT_COLUMN_FAMILY,
+            help=f"Column family of the cells (default {DEFAULT_COLUMN_FAMILY}).",
+        )
+        parser.add_argument(
+            "--bigtable_app_profile",
+            default="",
+            help="Bigtable app profile id for the writes (default: the instance's default profile).",
+        )
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """The validated parameters the pipeline is built from."""
+
+    input_subscription: str
+    dead_letter_topic: str
+    bigtable_project: str
+    bigtable_instance: str
+    bigtable_table: str
+    column_family: str
+    bigtable_app_profile: str = ""
+
+
+def resolve_config(options: PipelineOptions) -> JobConfig:
+    """Check every parameter's presence and form; raise :class:`ConfigError` on the first bad one."""
+    params = options.view_as(TransactionsOptions)
+    project = options.view_as(GoogleCloudOptions).project
+    bigtable_project = params.bigtable_project or project
+    if not bigtable_project:
+        raise ConfigError(
+            "--bigtable_project: missing; set it or the job's --project "
+            f"(expected {PARAMETERS['bigtable_project']})"
+        )
+    return JobConfig(
+        input_subscription=_check("input_subscription", params.input_subscription, SUBSCRIPTION_FORM),
+        dead_letter_topic=_check("dead_letter_topic", params.dead_letter_topic, TOPIC_FORM),
+        bigtable_project=_check("bigtable_project", bigtable_project, PROJECT_FORM),
+        bigtable_instance=_check("bigtable_instance", params.bigtable_instance, INSTANCE_FORM),
+        bigtable_table=_check("bigtable_table", params.bigtable_table, TABLE_FORM),
+        column_family=_check("column_family", params.column_family, FAMILY_FORM),
+        bigtable_app_profile=_check(
+            "bigtable_app_profile", params.bigtable_app_profile or "", APP_PROFILE_FORM
+        ),
+    )
+
+
+def _check(name: str, value: str | None, form: re.Pattern) -> str:
+    if value is None or (value == "" and not form.fullmatch("")):
+        raise ConfigError(f"--{name}: missing (expected {PARAMETERS[name]})")
+    if not form.fullmatch(value):
+        raise ConfigError(f"--{name}: {value!r} is not {PARAMETERS[name]}")
+    return value
+
+
+def choose_local_runner(options: PipelineOptions) -> None:
+    """Name a local runner explicitly so nothing is downloaded.
+
+    ``DirectRunner`` first tries to download the Prism runner; on a machine without internet
+    that waits and then falls back. Streaming runs use the Python direct runner that supports
+    Pub/Sub (``BundleBasedDirectRunner``); batch runs use the ``FnApiRunner``.
+    """
+    standard = options.view_as(StandardOptions)
+    if standard.runner in (None, "DirectRunner", "SwitchingDirectRunner"):
+        standard.runner = "BundleBasedDirectRunner" if standard.streaming else "FnApiRunner"

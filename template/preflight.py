@@ -1,0 +1,43 @@
+"""Launch-time checks: fail before the job starts if what it writes to does not exist.
+
+A streaming job with a missing table would otherwise start, pull messages, and dead-letter
+every one of them; a clear error at launch is cheaper for everyone.
+"""
+
+from __future__ import annotations
+
+from google.api_core import exceptions as api_exceptions
+
+from template.options import ConfigError, JobConfig
+
+
+def check_bigtable(config: JobConfig) -> None:
+    """The table and its column family exist and are visible to the job's credentials."""
+    from google.cloud import bigtable
+
+    client = bigtable.Client(project=config.bigtable_project, admin=True)
+    table = client.instance(config.bigtable_instance).table(config.bigtable_table)
+    where = (
+        f"projects/{config.bigtable_project}/instances/{config.bigtable_instance}"
+        f"/tables/{config.bigtable_table}"
+    )
+    try:
+        families = table.list_column_families()
+    except api_exceptions.NotFound:
+        raise ConfigError(
+            f"--bigtable_table: table {where} does not exist; create it with family "
+            f"'{config.column_family}' (python -m template.provision, or cbt createtable)"
+        ) from None
+    except api_exceptions.PermissionDenied as error:
+        raise ConfigError(
+            f"--bigtable_table: no permission to read the schema of {where} "
+            f"(the job's service account needs roles/bigtable.user): {error.message}"
+        ) from None
+    except api_exceptions.GoogleAPICallError as error:
+        raise ConfigError(f"--bigtable_table: cannot check {where}: {error.message}") from None
+    if config.column_family not in families:
+        present = ", ".join(sorted(families)) or "none"
+        raise ConfigError(
+            f"--column_family: table {where} has no column family "
+            f"'{config.column_family}' (families: {present})"
+        )
