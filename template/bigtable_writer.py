@@ -16,7 +16,8 @@ Failure handling (DESIGN.md, "Dead letters"):
   ``max_entry_tries`` it becomes a dead letter too (the emulator answers INTERNAL for an unknown
   column family where the service answers NOT_FOUND);
 - a call that fails as a whole with a transient error (UNAVAILABLE, DEADLINE_EXCEEDED,
-  RESOURCE_EXHAUSTED, ABORTED, INTERNAL), or in which every entry is throttled, is an outage:
+  RESOURCE_EXHAUSTED, ABORTED, INTERNAL), or a batch in which no row succeeded and every
+  failure is a throttling code (UNAVAILABLE, DEADLINE_EXCEEDED, ...), is an outage:
   it is retried with backoff and, once ``max_outage_tries`` are spent, raises
   :class:`BigtableUnavailable` so the runner retries the bundle and nothing is acknowledged;
 - any other failure of a whole call (permission denied, table missing) raises at once.
@@ -173,6 +174,7 @@ class BigtableBatchWriter:
         entry_tries = [0] * len(entries)
         outage_tries = 0
         calls = 0
+        batch_mates_succeeded = False
         while pending:
             calls += 1
             statuses, call_error = self._send([entries[i] for i in pending])
@@ -182,6 +184,7 @@ class BigtableBatchWriter:
             for position, index in enumerate(pending):
                 code, message = statuses.get(position, (None, ""))
                 if code == OK:
+                    batch_mates_succeeded = True
                     continue
                 if code in DATA_ERROR_CODES:
                     failed.append(_failure(index, code, message, 1))
@@ -193,7 +196,7 @@ class BigtableBatchWriter:
             if not retry:
                 break
             outage = call_error is not None or (
-                len(retry) == len(pending) and all(code in THROTTLING_CODES for _, code, _ in retry)
+                not batch_mates_succeeded and all(code in THROTTLING_CODES for _, code, _ in retry)
             )
             if outage:
                 outage_tries += 1

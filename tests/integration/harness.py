@@ -1,0 +1,110 @@
+"""Helpers for integration tests: provision, publish, pull dead letters, read rows, run the job."""
+
+import threading
+import time
+from contextlib import contextmanager
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from template.options import JobConfig
+from template.pipeline import run
+from template.provision import Resources, provision
+
+PROJECT = "local-project"
+INSTANCE = "local-instance"
+
+
+def provision_for_test(unique: str) -> Resources:
+    resources = Resources(
+        project=PROJECT,
+        instance=INSTANCE,
+        table=f"transacoes-{unique}",
+        topic=f"transacoes-{unique}",
+        subscription=f"pipeline-{unique}",
+        dead_letter_topic=f"dead-letter-{unique}",
+        dead_letter_subscription=f"dead-letter-sub-{unique}",
+    )
+    provision(resources, log=lambda _: None)
+    return resources
+
+
+def job_config(resources: Resources, **overrides) -> JobConfig:
+    values = dict(
+        input_subscription=resources.subscription_path(resources.subscription),
+        dead_letter_topic=resources.topic_path(resources.dead_letter_topic),
+        bigtable_project=PROJECT,
+        bigtable_instance=INSTANCE,
+        bigtable_table=resources.table,
+        column_family=resources.column_family,
+    )
+    values.update(overrides)
+    return JobConfig(**values)
+
+
+def publish(resources: Resources, messages: list[tuple[bytes, dict[str, str]]]) -> None:
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    topic = resources.topic_path(resources.topic)
+    futures = [publisher.publish(topic, data, **attributes) for data, attributes in messages]
+    for future in futures:
+        future.result(timeout=30)
+
+
+def pull_dead_letters(resources: Resources, expected: int, timeout: float = 60) -> list:
+    """Pull (and ack) until ``expected`` dead letters arrived; returns the Pub/Sub messages."""
+    from google.cloud import pubsub_v1
+
+    subscriber = pubsub_v1.SubscriberClient()
+    path = resources.subscription_path(resources.dead_letter_subscription)
+    received = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(received) < expected and time.monotonic() < deadline:
+            response = subscriber.pull(subscription=path, max_messages=100, timeout=10)
+            if response.received_messages:
+                subscriber.acknowledge(
+                    subscription=path, ack_ids=[m.ack_id for m in response.received_messages]
+                )
+                received.extend(m.message for m in response.received_messages)
+    finally:
+        subscriber.close()
+    return received
+
+
+def read_rows(resources: Resources) -> dict[bytes, dict[bytes, list[tuple[bytes, int]]]]:
+    """row key -> qualifier -> [(value, timestamp micros), ...] (every version)."""
+    from google.cloud import bigtable
+
+    table = bigtable.Client(project=PROJECT, admin=True).instance(INSTANCE).table(resources.table)
+    rows = {}
+    for row in table.read_rows():
+        family = row.cells.get(resources.column_family.encode(), row.cells.get(resources.column_family, {}))
+        rows[row.row_key] = {
+            (q if isinstance(q, bytes) else q.encode()): [
+                (cell.value, int(cell.timestamp.timestamp() * 1_000_000)) for cell in cells
+            ]
+            for q, cells in family.items()
+        }
+    return rows
+
+
+def wait_for_rows(resources: Resources, expected: int, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while len(read_rows(resources)) < expected:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expected} rows; {len(read_rows(resources))} there")
+        time.sleep(0.5)
+
+
+@contextmanager
+def streaming_job(config: JobConfig):
+    """Run the job in this process on the Python direct runner; cancel it afterwards."""
+    options = PipelineOptions(["--runner=BundleBasedDirectRunner", "--streaming", f"--project={PROJECT}"])
+    result = run(options, config)
+    try:
+        yield result
+    finally:
+        stopper = threading.Thread(target=result.cancel, daemon=True)
+        stopper.start()
+        stopper.join(timeout=30)

@@ -1,0 +1,82 @@
+"""Malformed parameters fail at launch with the parameter's name and the expected form."""
+
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from template.options import ConfigError, JobConfig, choose_local_runner, resolve_config
+
+GOOD = [
+    "--project=local-project",
+    "--input_subscription=projects/local-project/subscriptions/transacoes-pipeline",
+    "--bigtable_instance=local-instance",
+    "--bigtable_table=transacoes",
+    "--dead_letter_topic=projects/local-project/topics/transacoes-dead-letter",
+]
+
+
+def config_of(*args: str) -> JobConfig:
+    return resolve_config(PipelineOptions(list(args)))
+
+
+def test_good_parameters_and_defaults():
+    assert config_of(*GOOD) == JobConfig(
+        input_subscription="projects/local-project/subscriptions/transacoes-pipeline",
+        dead_letter_topic="projects/local-project/topics/transacoes-dead-letter",
+        bigtable_project="local-project",
+        bigtable_instance="local-instance",
+        bigtable_table="transacoes",
+        column_family="dados",
+    )
+
+
+def test_bigtable_project_overrides_the_job_project():
+    assert config_of(*GOOD, "--bigtable_project=other-project").bigtable_project == "other-project"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("--input_subscription=transacoes", "--input_subscription: 'transacoes' is not projects/<project>/subscriptions/<subscription>"),
+        ("--input_subscription=projects/local-project/topics/x", "--input_subscription:"),
+        ("--dead_letter_topic=projects/p/topics/dl", "--dead_letter_topic: 'projects/p/topics/dl' is not projects/<project>/topics/<topic>"),
+        ("--bigtable_instance=Bad_Instance", "--bigtable_instance: 'Bad_Instance' is not an instance id"),
+        ("--bigtable_table=has space", "--bigtable_table: 'has space' is not a table id"),
+        ("--column_family=a:b", "--column_family: 'a:b' is not a column family name"),
+        ("--bigtable_project=X", "--bigtable_project: 'X' is not a project id"),
+    ],
+)  # fmt: skip
+def test_malformed_values_name_the_parameter(override, message):
+    name = override.split("=")[0]
+    args = [a for a in GOOD if not a.startswith(name + "=")] + [override]
+    with pytest.raises(ConfigError) as caught:
+        config_of(*args)
+    assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "name", ["--input_subscription", "--bigtable_instance", "--bigtable_table", "--dead_letter_topic"]
+)
+def test_missing_required_parameter(name):
+    with pytest.raises(ConfigError, match=rf"^{name}: missing"):
+        config_of(*[a for a in GOOD if not a.startswith(name + "=")])
+
+
+def test_missing_project_for_bigtable():
+    args = [a for a in GOOD if not a.startswith("--project=")]
+    with pytest.raises(ConfigError, match=r"^--bigtable_project: missing"):
+        config_of(*args)
+
+
+@pytest.mark.parametrize(
+    ("args", "runner"),
+    [
+        (["--runner=DirectRunner", "--streaming"], "BundleBasedDirectRunner"),
+        (["--streaming"], "BundleBasedDirectRunner"),
+        (["--runner=DirectRunner"], "FnApiRunner"),
+        (["--runner=DataflowRunner", "--streaming"], "DataflowRunner"),
+    ],
+)
+def test_local_runner_is_named_so_nothing_is_downloaded(args, runner):
+    options = PipelineOptions(args)
+    choose_local_runner(options)
+    assert options.view_as(StandardOptions).runner == runner
