@@ -53,23 +53,7 @@ def publish(resources: Resources, messages: list[tuple[bytes, dict[str, str]]]) 
 
 def pull_dead_letters(resources: Resources, expected: int, timeout: float = 60) -> list:
     """Pull (and ack) until ``expected`` dead letters arrived; returns the Pub/Sub messages."""
-    from google.cloud import pubsub_v1
-
-    subscriber = pubsub_v1.SubscriberClient()
-    path = resources.subscription_path(resources.dead_letter_subscription)
-    received = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(received) < expected and time.monotonic() < deadline:
-            response = subscriber.pull(subscription=path, max_messages=100, timeout=10)
-            if response.received_messages:
-                subscriber.acknowledge(
-                    subscription=path, ack_ids=[m.ack_id for m in response.received_messages]
-                )
-                received.extend(m.message for m in response.received_messages)
-    finally:
-        subscriber.close()
-    return received
+    return pull_messages(resources.subscription_path(resources.dead_letter_subscription), expected, timeout)
 
 
 def read_rows(resources: Resources) -> dict[bytes, dict[bytes, list[tuple[bytes, int]]]]:
@@ -108,3 +92,27 @@ def streaming_job(config: JobConfig):
         stopper = threading.Thread(target=result.cancel, daemon=True)
         stopper.start()
         stopper.join(timeout=30)
+
+
+def pull_messages(subscription_path: str, expected: int, timeout: float = 30) -> list:
+    """Pull (and ack) until ``expected`` messages arrived or ``timeout``; returns them."""
+    from google.cloud import pubsub_v1
+
+    subscriber = pubsub_v1.SubscriberClient()
+    received = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(received) < expected and time.monotonic() < deadline:
+            response = subscriber.pull(
+                subscription=subscription_path,
+                max_messages=1000,
+                timeout=max(1, min(10, deadline - time.monotonic())),
+            )
+            if response.received_messages:
+                subscriber.acknowledge(
+                    subscription=subscription_path, ack_ids=[m.ack_id for m in response.received_messages]
+                )
+                received.extend(m.message for m in response.received_messages)
+    finally:
+        subscriber.close()
+    return received

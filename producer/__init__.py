@@ -1,0 +1,7 @@
+"""Replay the e-commerce CSV into Pub/Sub as contract-v1 messages: a live stream or a load test.
+
+Modules: ``csv_source`` (reading the Kaggle format), ``messages`` (rows -> contract v1, and the
+deliberately broken ones), ``pacing`` (a drift-free schedule), ``publisher`` (batched, flow-
+controlled publishing through the generated client), ``report`` (counts and latencies), and
+``cli`` (options, signals, exit codes). It depends on google-cloud-pubsub and orjson only.
+"""

@@ -1,0 +1,273 @@
+"""``python -m producer``: options (each also an environment variable), the loop, the summary.
+
+Exit codes: 0 all published; 1 some messages failed to publish; 2 bad options or unusable
+input (missing file, unknown header, bad topic); 3 Pub/Sub unreachable or the topic missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from producer.csv_source import BadRow, UnusableInput, count_data_lines, read_rows
+from producer.messages import Breaker, to_message, transaction_id
+from producer.pacing import Pacer
+
+DEFAULT_CSV = Path(__file__).resolve().parent.parent / "data" / "sample_transactions.csv"
+TOPIC_FORM = re.compile(r"projects/[a-z][-a-z0-9:.]{4,61}[a-z0-9]/topics/[A-Za-z][-A-Za-z0-9._~+%]{2,254}")
+RUN_ID_FORM = re.compile(r"[A-Za-z0-9._-]{1,40}")
+_LOG = logging.getLogger("producer")
+
+
+def _env(name: str, default=None):
+    return os.environ.get(f"PRODUCER_{name.upper()}", default)
+
+
+def _flag(name: str) -> bool:
+    return _env(name, "").lower() in {"1", "true", "yes", "on"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m producer",
+        description="Replay the e-commerce CSV into Pub/Sub as contract-v1 messages. "
+        "Every option can also be set as PRODUCER_<OPTION> (e.g. PRODUCER_TOPIC, PRODUCER_RATE).",
+    )
+    add = parser.add_argument
+    add(
+        "--csv",
+        type=Path,
+        default=Path(_env("csv", DEFAULT_CSV)),
+        help="CSV in the Kaggle format (default: the sample in data/)",
+    )
+    add(
+        "--topic", default=_env("topic"), help="projects/<project>/topics/<topic> (required unless --dry-run)"
+    )
+    add(
+        "--rate",
+        type=float,
+        default=float(_env("rate", 100)),
+        help="messages per second; 0 = as fast as possible (default 100)",
+    )
+    add(
+        "--limit",
+        type=int,
+        default=int(_env("limit", 0)),
+        help="stop after N messages (default: the whole file, once)",
+    )
+    add(
+        "--loop",
+        action="store_true",
+        default=_flag("loop"),
+        help="start over at the end of the file, with new transaction ids",
+    )
+    add(
+        "--start-line",
+        type=int,
+        default=int(_env("start_line", 2)),
+        help="first CSV line to send (line 1 is the header; default 2)",
+    )
+    add(
+        "--run-id",
+        default=_env("run_id"),
+        help="part of every transaction id (default: the start time, e.g. r20260101T120000)",
+    )
+    add(
+        "--dry-run",
+        action="store_true",
+        default=_flag("dry_run"),
+        help="print the JSON messages to stdout, publish nothing",
+    )
+    add(
+        "--report-every",
+        type=float,
+        default=float(_env("report_every", 10)),
+        help="seconds between report lines (default 10)",
+    )
+    add(
+        "--invalid-share",
+        type=float,
+        default=float(_env("invalid_share", 0)),
+        help="fraction of messages deliberately broken (0-1)",
+    )
+    add("--strict", action="store_true", default=_flag("strict"), help="stop at the first bad CSV row")
+    add(
+        "--batch-size",
+        type=int,
+        default=int(_env("batch_size", 1000)),
+        help="messages per publish request (max 1000)",
+    )
+    return parser  # fmt: skip
+
+
+class Replay:
+    """One replay of the CSV: reading, pacing, breaking, publishing, reporting."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.stop = threading.Event()
+        self.skipped = 0
+        self.broken = 0
+        self.sent = 0
+        self.next_line = args.start_line
+        self.started = time.monotonic()
+
+    def messages(self):
+        args = self.args
+        breaker = Breaker(args.invalid_share, args.run_id)
+        loop_pass = 0
+        start_line = args.start_line
+        while not self.stop.is_set():
+            produced_any = False
+            for item in read_rows(args.csv, start_line):
+                if self.stop.is_set():
+                    return
+                if isinstance(item, BadRow):
+                    self.skipped += 1
+                    if args.strict:
+                        raise UnusableInput(f"{args.csv}:{item.line}: {item.problem}")
+                    _LOG.warning("skipped %s line %d: %s", args.csv, item.line, item.problem)
+                    continue
+                produced_any = True
+                message = breaker.maybe_break(
+                    to_message(item, transaction_id(args.run_id, loop_pass, item.line))
+                )
+                if message.broken:
+                    self.broken += 1
+                    _LOG.info("deliberately broken (%s): %s", message.broken, message.transaction_id)
+                self.next_line = item.line + 1
+                yield message
+            if not args.loop or not produced_any:
+                return
+            loop_pass += 1
+            start_line = 2
+
+
+def _report_line(replay: Replay, stats, total: int | None) -> str:
+    elapsed = max(1e-9, time.monotonic() - replay.started)
+    published = stats.published if stats else replay.sent
+    p50 = stats.percentile(0.5) if stats else None
+    p99 = stats.percentile(0.99) if stats else None
+    latency = f" p50={p50 * 1000:.0f}ms p99={p99 * 1000:.0f}ms" if p50 is not None else ""
+    progress = f" {100 * replay.sent / total:5.1f}%" if total else ""
+    failed = stats.failed if stats else 0
+    return (f"published={published} failed={failed} skipped={replay.skipped} broken={replay.broken}"
+            f" rate={published / elapsed:.0f}/s{latency}{progress}")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    replay = Replay(args)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: replay.stop.set())
+    publisher = None
+    if not args.dry_run:
+        from producer.publisher import BatchPublisher
+
+        publisher = BatchPublisher(args.topic, batch_size=args.batch_size)
+    stats = publisher.stats if publisher else None
+    total = args.limit or (None if args.loop else max(0, count_data_lines(args.csv) - (args.start_line - 2)))
+    interactive = sys.stderr.isatty()
+    pacer = Pacer(args.rate)
+    last_report = time.monotonic()
+    out = sys.stdout.buffer
+    try:
+        source = replay.messages()
+        for message in source:
+            while not pacer.due(1):
+                if publisher:
+                    publisher.poll()
+                pacer.wait()
+                if replay.stop.is_set():
+                    break
+            if replay.stop.is_set():
+                break
+            if publisher:
+                publisher.add(message)
+            else:
+                out.write(message.data + b"\n")
+            replay.sent += 1
+            if args.limit and replay.sent >= args.limit:
+                break
+            now = time.monotonic()
+            if now - last_report >= (0.5 if interactive else args.report_every):
+                line = _report_line(replay, stats, total)
+                print(
+                    ("\r" + line) if interactive else line,
+                    file=sys.stderr,
+                    end="" if interactive else "\n",
+                    flush=True,
+                )
+                last_report = now
+    except UnusableInput as error:
+        replay.stop.set()
+        if publisher:
+            publisher.close()
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 2
+    if publisher:
+        publisher.close()
+    out.flush()
+    elapsed = time.monotonic() - replay.started
+    summary = _report_line(replay, stats, None)
+    stopped = " (stopped by signal)" if replay.stop.is_set() else ""
+    print(f"{chr(10) if interactive else ''}summary{stopped}: {summary} elapsed={elapsed:.2f}s "
+          f"next_line={replay.next_line} run_id={args.run_id}", file=sys.stderr, flush=True)  # fmt: skip
+    return 1 if stats and stats.failed else 0
+
+
+def check_topic(topic: str) -> str | None:
+    """None if the topic is reachable, else a one-line reason (exit code 3)."""
+    from google.api_core import exceptions as api_exceptions
+    from google.cloud import pubsub_v1
+
+    client = pubsub_v1.PublisherClient()
+    where = os.environ.get("PUBSUB_EMULATOR_HOST", "pubsub.googleapis.com")
+    try:
+        client.get_topic(topic=topic, retry=None, timeout=10)
+    except api_exceptions.NotFound:
+        return f"topic {topic} does not exist (create it with python -m template.provision)"
+    except api_exceptions.PermissionDenied:
+        return None  # a publisher-only account may not read topic metadata; publishing will tell
+    except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
+        return f"cannot reach Pub/Sub at {where}: {type(error).__name__}"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problems = []
+    if not args.dry_run and not args.topic:
+        problems.append("--topic is required (projects/<project>/topics/<topic>), or use --dry-run")
+    elif args.topic and not TOPIC_FORM.fullmatch(args.topic):
+        problems.append(f"--topic: {args.topic!r} is not projects/<project>/topics/<topic>")
+    if args.rate < 0 or args.limit < 0 or args.start_line < 2 or args.report_every <= 0:
+        problems.append("--rate and --limit must be >= 0, --start-line >= 2, --report-every > 0")
+    if not 0 <= args.invalid_share <= 1:
+        problems.append("--invalid-share must be between 0 and 1")
+    if not 1 <= args.batch_size <= 1000:
+        problems.append("--batch-size must be between 1 and 1000")
+    args.run_id = args.run_id or datetime.now(UTC).strftime("r%Y%m%dT%H%M%S")
+    if not RUN_ID_FORM.fullmatch(args.run_id):
+        problems.append(f"--run-id: {args.run_id!r} is not 1-40 characters of [A-Za-z0-9._-]")
+    if not args.csv.is_file():
+        problems.append(f"--csv: {args.csv}: no such file")
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if not args.dry_run:
+        unreachable = check_topic(args.topic)
+        if unreachable:
+            print(f"error: {unreachable}", file=sys.stderr)
+            return 3
+    return run(args)
