@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LOG_DIR ?= .local/logs
 WITH_EMULATORS := $(BIN)/python -m template.local.emulators run --log-dir $(LOG_DIR) --
-USER ?=
+# `make lookup USER=<id>`: only a USER given on the command line counts (not the login name).
+LOOKUP_USER := $(if $(filter command line,$(origin USER)),$(USER),)
 
 .PHONY: help install test unit integration lint demo bench lookup clean
 
@@ -47,8 +48,8 @@ bench: $(STAMP)
 	$(WITH_EMULATORS) $(BIN)/python -m benchmarks
 
 lookup: $(STAMP)
-	@test -n "$(USER)" || { echo "usage: make lookup USER=<user_id> [N=5]" >&2; exit 2; }
-	$(BIN)/python -m template.lookup "$(USER)" --limit $(or $(N),5)
+	@test -n "$(LOOKUP_USER)" || { echo "usage: make lookup USER=<user_id> [N=5] (with the emulators' variables set)" >&2; exit 2; }
+	$(BIN)/python -m template.lookup "$(LOOKUP_USER)" --limit $(or $(N),5)
 
 clean:
 	rm -rf $(VENV) .local build *.egg-info .pytest_cache .ruff_cache

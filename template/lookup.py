@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-
 import warnings
 
 from google.api_core import exceptions as api_exceptions

@@ -121,11 +121,12 @@ def run_demo(args: argparse.Namespace) -> int:
         _clear_table(resources)
         pipeline = producer = None
         try:
-            pipeline = _spawn([sys.executable, str(ROOT / "template" / "main.py"), "--runner=DirectRunner", "--streaming",
-                               f"--project={PROJECT}",
+            pipeline = _spawn([sys.executable, str(ROOT / "template" / "main.py"), "--runner=DirectRunner",
+                               "--streaming", f"--project={PROJECT}",
                                f"--input_subscription={resources.subscription_path(resources.subscription)}",
                                f"--bigtable_instance={INSTANCE}", f"--bigtable_table={resources.table}",
-                               f"--dead_letter_topic={resources.topic_path(resources.dead_letter_topic)}"],
+                               f"--dead_letter_topic={resources.topic_path(resources.dead_letter_topic)}",
+                               *args.pipeline_arg],
                               log_dir / "pipeline.log", env)  # fmt: skip
             time.sleep(args.pipeline_warmup)
             if pipeline.poll() is not None:
@@ -182,7 +183,9 @@ def _follow(pipeline, producer, observer: Observer, log_dir: Path, timeout: floa
                     f"the producer failed (exit {producer.returncode}):\n{_tail(log_dir / 'producer.log')}"
                 )
             published = sent
-        progress = f"  published {sent:>5}  written {observer.written:>5}  dead-lettered {observer.dead_lettered:>4}"
+        progress = (
+            f"  published {sent:>5}  written {observer.written:>5}  dead-lettered {observer.dead_lettered:>4}"
+        )
         if sys.stdout.isatty():
             print("\r" + progress, end="", flush=True)
         elif time.monotonic() - last_line >= 5:
@@ -228,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--invalid-share", type=float, default=0.02)
     parser.add_argument("--timeout", type=float, default=150.0)
     parser.add_argument("--pipeline-warmup", type=float, default=8.0)
+    parser.add_argument(
+        "--pipeline-arg", action="append", default=[], help="extra pipeline option (repeatable)"
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message="Connecting to Bigtable emulator")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
