@@ -8,7 +8,7 @@ WITH_EMULATORS := $(BIN)/python -m template.local.emulators run --log-dir $(LOG_
 # `make lookup USER=<id>`: only a USER given on the command line counts (not the login name).
 LOOKUP_USER := $(if $(filter command line,$(origin USER)),$(USER),)
 
-.PHONY: help install test unit integration lint demo bench lookup clean
+.PHONY: help install test unit integration lint demo bench lookup lock clean
 
 help:
 	@echo "make demo         run the whole system on the local emulators"
@@ -50,6 +50,14 @@ bench: $(STAMP)
 lookup: $(STAMP)
 	@test -n "$(LOOKUP_USER)" || { echo "usage: make lookup USER=<user_id> [N=5] (with the emulators' variables set)" >&2; exit 2; }
 	$(BIN)/python -m template.lookup "$(LOOKUP_USER)" --limit $(or $(N),5)
+
+lock: $(STAMP)
+	{ echo "# Hash-locked runtime dependencies of the template image, generated from pyproject.toml by 'make lock'"; \
+	  echo "# (uv pip compile --generate-hashes, Python 3.11, linux x86_64). Do not edit by hand."; \
+	  $(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+	    --python-platform x86_64-manylinux_2_28 --no-header; } > requirements.lock
+	$(BIN)/uv pip compile producer/requirements.in --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 -o producer/requirements.lock
 
 clean:
 	rm -rf $(VENV) .local build *.egg-info .pytest_cache .ruff_cache

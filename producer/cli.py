@@ -27,12 +27,20 @@ RUN_ID_FORM = re.compile(r"[A-Za-z0-9._-]{1,40}")
 _LOG = logging.getLogger("producer")
 
 
-def _env(name: str, default=None):
-    return os.environ.get(f"PRODUCER_{name.upper()}", default)
-
-
-def _flag(name: str) -> bool:
-    return _env(name, "").lower() in {"1", "true", "yes", "on"}
+OPTIONS = (  # flag, type (bool = a switch), default, help; each also PRODUCER_<FLAG> in the environment
+    ("--csv", Path, DEFAULT_CSV, "CSV in the Kaggle format (default: the sample in data/)"),
+    ("--topic", str, None, "projects/<project>/topics/<topic> (required unless --dry-run)"),
+    ("--rate", float, 100.0, "messages per second; 0 = as fast as possible (default 100)"),
+    ("--limit", int, 0, "stop after N messages (default: the whole file, once)"),
+    ("--loop", bool, False, "start over at the end of the file, with new transaction ids"),
+    ("--start-line", int, 2, "first CSV line to send (line 1 is the header; default 2)"),
+    ("--run-id", str, None, "part of every transaction id (default: the start time, e.g. r20260101T120000)"),
+    ("--dry-run", bool, False, "print the JSON messages to stdout, publish nothing"),
+    ("--report-every", float, 10.0, "seconds between report lines (default 10)"),
+    ("--invalid-share", float, 0.0, "fraction of messages deliberately broken (0-1)"),
+    ("--strict", bool, False, "stop at the first bad CSV row"),
+    ("--batch-size", int, 1000, "messages per publish request (max 1000)"),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,71 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Replay the e-commerce CSV into Pub/Sub as contract-v1 messages. "
         "Every option can also be set as PRODUCER_<OPTION> (e.g. PRODUCER_TOPIC, PRODUCER_RATE).",
     )
-    add = parser.add_argument
-    add(
-        "--csv",
-        type=Path,
-        default=Path(_env("csv", DEFAULT_CSV)),
-        help="CSV in the Kaggle format (default: the sample in data/)",
-    )
-    add(
-        "--topic", default=_env("topic"), help="projects/<project>/topics/<topic> (required unless --dry-run)"
-    )
-    add(
-        "--rate",
-        type=float,
-        default=float(_env("rate", 100)),
-        help="messages per second; 0 = as fast as possible (default 100)",
-    )
-    add(
-        "--limit",
-        type=int,
-        default=int(_env("limit", 0)),
-        help="stop after N messages (default: the whole file, once)",
-    )
-    add(
-        "--loop",
-        action="store_true",
-        default=_flag("loop"),
-        help="start over at the end of the file, with new transaction ids",
-    )
-    add(
-        "--start-line",
-        type=int,
-        default=int(_env("start_line", 2)),
-        help="first CSV line to send (line 1 is the header; default 2)",
-    )
-    add(
-        "--run-id",
-        default=_env("run_id"),
-        help="part of every transaction id (default: the start time, e.g. r20260101T120000)",
-    )
-    add(
-        "--dry-run",
-        action="store_true",
-        default=_flag("dry_run"),
-        help="print the JSON messages to stdout, publish nothing",
-    )
-    add(
-        "--report-every",
-        type=float,
-        default=float(_env("report_every", 10)),
-        help="seconds between report lines (default 10)",
-    )
-    add(
-        "--invalid-share",
-        type=float,
-        default=float(_env("invalid_share", 0)),
-        help="fraction of messages deliberately broken (0-1)",
-    )
-    add("--strict", action="store_true", default=_flag("strict"), help="stop at the first bad CSV row")
-    add(
-        "--batch-size",
-        type=int,
-        default=int(_env("batch_size", 1000)),
-        help="messages per publish request (max 1000)",
-    )
-    return parser  # fmt: skip
+    for flag, kind, default, help_text in OPTIONS:
+        variable = "PRODUCER_" + flag[2:].replace("-", "_").upper()
+        from_env = os.environ.get(variable)
+        if kind is bool:
+            switched_on = (from_env or "").lower() in {"1", "true", "yes", "on"}
+            parser.add_argument(flag, action="store_true", default=switched_on or default, help=help_text)
+        else:  # argparse converts a string default with ``type``, so a bad variable is a clean error
+            parser.add_argument(flag, type=kind, default=from_env if from_env is not None else default, help=help_text)
+    return parser
 
 
 class Replay:
@@ -137,9 +89,7 @@ class Replay:
                     _LOG.warning("skipped %s line %d: %s", args.csv, item.line, item.problem)
                     continue
                 produced_any = True
-                message = breaker.maybe_break(
-                    to_message(item, transaction_id(args.run_id, loop_pass, item.line))
-                )
+                message = breaker.maybe_break(to_message(item, transaction_id(args.run_id, loop_pass, item.line)))
                 if message.broken:
                     self.broken += 1
                     _LOG.info("deliberately broken (%s): %s", message.broken, message.transaction_id)

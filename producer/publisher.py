@@ -119,9 +119,7 @@ class BatchPublisher:
     def _send(self, batch: list, ids: list[str], opened: float) -> None:
         try:
             request = _PublishRequestPb(topic=self._topic, messages=batch)
-            response = self._api.publish(
-                request=PublishRequest.wrap(request), retry=self._retry, timeout=60.0
-            )
+            response = self._api.publish(request=PublishRequest.wrap(request), retry=self._retry, timeout=60.0)
             answered = len(response.message_ids)
             if answered != len(batch):
                 raise RuntimeError(f"Pub/Sub answered {answered} ids for {len(batch)} messages")

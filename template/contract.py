@@ -74,9 +74,7 @@ class Transaction(NamedTuple):
 def parse_transaction(data: bytes) -> Transaction:
     """Parse and validate one message body; raise :class:`InvalidMessage` if it breaks v1."""
     if len(data) > MAX_MESSAGE_BYTES:
-        raise InvalidMessage(
-            "parse", "too_large", f"message is {len(data)} bytes; the limit is {MAX_MESSAGE_BYTES}"
-        )
+        raise InvalidMessage("parse", "too_large", f"message is {len(data)} bytes; the limit is {MAX_MESSAGE_BYTES}")
     try:
         record = orjson.loads(data)
     except orjson.JSONDecodeError as error:
@@ -106,11 +104,7 @@ def validate_record(record: dict) -> Transaction:
 
     price_cents = _cents(record["price"], "bad_price", "price")
     discount_value = record["discount_pct"]
-    if (
-        type(discount_value) not in (int, float)
-        or not math.isfinite(discount_value)
-        or not 0 <= discount_value <= 100
-    ):
+    if type(discount_value) not in (int, float) or not math.isfinite(discount_value) or not 0 <= discount_value <= 100:
         _reject("bad_discount", "a JSON number from 0 to 100", discount_value)
     final_cents = _cents(record["final_price"], "bad_final_price", "final_price")
     expected_final = price_cents * (100 - discount_value) / 100

@@ -98,9 +98,7 @@ class _PublishDeadLettersFn(beam.DoFn):
     def _flush(self) -> None:
         if not self._batch:
             return
-        messages = [
-            self._message_type(data=letter.data, attributes=letter.attributes) for letter in self._batch
-        ]
+        messages = [self._message_type(data=letter.data, attributes=letter.attributes) for letter in self._batch]
         self._api.publish(topic=self._topic, messages=messages, timeout=_PUBLISH_TIMEOUT_SECONDS)
         reasons: dict[str, int] = {}
         for letter in self._batch:

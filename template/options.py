@@ -21,9 +21,7 @@ DEFAULT_COLUMN_FAMILY = "dados"
 SUBSCRIPTION_FORM = re.compile(
     r"projects/([a-z][-a-z0-9:.]{4,61}[a-z0-9])/subscriptions/([A-Za-z][-A-Za-z0-9._~+%]{2,254})"
 )
-TOPIC_FORM = re.compile(
-    r"projects/([a-z][-a-z0-9:.]{4,61}[a-z0-9])/topics/([A-Za-z][-A-Za-z0-9._~+%]{2,254})"
-)
+TOPIC_FORM = re.compile(r"projects/([a-z][-a-z0-9:.]{4,61}[a-z0-9])/topics/([A-Za-z][-A-Za-z0-9._~+%]{2,254})")
 PROJECT_FORM = re.compile(r"[a-z][-a-z0-9:.]{4,61}[a-z0-9]")
 INSTANCE_FORM = re.compile(r"[a-z][-a-z0-9]{4,31}[a-z0-9]")
 TABLE_FORM = re.compile(r"[-_.a-zA-Z0-9]{1,50}")
@@ -97,8 +95,7 @@ def resolve_config(options: PipelineOptions) -> JobConfig:
     bigtable_project = params.bigtable_project or project
     if not bigtable_project:
         raise ConfigError(
-            "--bigtable_project: missing; set it or the job's --project "
-            f"(expected {PARAMETERS['bigtable_project']})"
+            f"--bigtable_project: missing; set it or the job's --project (expected {PARAMETERS['bigtable_project']})"
         )
     return JobConfig(
         input_subscription=_check("input_subscription", params.input_subscription, SUBSCRIPTION_FORM),
@@ -107,9 +104,7 @@ def resolve_config(options: PipelineOptions) -> JobConfig:
         bigtable_instance=_check("bigtable_instance", params.bigtable_instance, INSTANCE_FORM),
         bigtable_table=_check("bigtable_table", params.bigtable_table, TABLE_FORM),
         column_family=_check("column_family", params.column_family, FAMILY_FORM),
-        bigtable_app_profile=_check(
-            "bigtable_app_profile", params.bigtable_app_profile or "", APP_PROFILE_FORM
-        ),
+        bigtable_app_profile=_check("bigtable_app_profile", params.bigtable_app_profile or "", APP_PROFILE_FORM),
     )
 
 

@@ -59,9 +59,7 @@ class ParseAndValidateFn(beam.DoFn):
     def _reason_counter(self, reason: str):
         counter = self._invalid_by_reason.get(reason)
         if counter is None:
-            counter = self._invalid_by_reason[reason] = Metrics.counter(
-                METRICS_NAMESPACE, f"invalid_{reason}"
-            )
+            counter = self._invalid_by_reason[reason] = Metrics.counter(METRICS_NAMESPACE, f"invalid_{reason}")
         return counter
 
 

@@ -17,10 +17,7 @@ def check_bigtable(config: JobConfig) -> None:
 
     client = bigtable.Client(project=config.bigtable_project, admin=True)
     table = client.instance(config.bigtable_instance).table(config.bigtable_table)
-    where = (
-        f"projects/{config.bigtable_project}/instances/{config.bigtable_instance}"
-        f"/tables/{config.bigtable_table}"
-    )
+    where = f"projects/{config.bigtable_project}/instances/{config.bigtable_instance}/tables/{config.bigtable_table}"
     try:
         families = table.list_column_families()
     except api_exceptions.NotFound:
@@ -38,6 +35,5 @@ def check_bigtable(config: JobConfig) -> None:
     if config.column_family not in families:
         present = ", ".join(sorted(families)) or "none"
         raise ConfigError(
-            f"--column_family: table {where} has no column family "
-            f"'{config.column_family}' (families: {present})"
+            f"--column_family: table {where} has no column family '{config.column_family}' (families: {present})"
         )

@@ -112,9 +112,7 @@ def _create(action, what: str, log) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m template.provision", description=__doc__.split("\n")[0])
     parser.add_argument("--project", required=True, help="project of the Pub/Sub resources")
-    parser.add_argument(
-        "--instance", required=True, help="Bigtable instance id (must exist in a real project)"
-    )
+    parser.add_argument("--instance", required=True, help="Bigtable instance id (must exist in a real project)")
     parser.add_argument("--bigtable-project", help="project of the Bigtable instance (default: --project)")
     for name, default in DEFAULTS.items():
         parser.add_argument(f"--{name.replace('_', '-')}", default=default, help=f"default {default}")

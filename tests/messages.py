@@ -25,9 +25,7 @@ def valid_record(index: int, **overrides) -> dict:
         "transaction_id": f"test:{index:06d}",
         "user_id": users[index % 7],
         "product_id": f"P{index:05d}",
-        "category": ["Books", "Sports", "Beauty", "Toys", "Clothing", "Home & Kitchen", "Electronics"][
-            index % 7
-        ],
+        "category": ["Books", "Sports", "Beauty", "Toys", "Clothing", "Home & Kitchen", "Electronics"][index % 7],
         "price": price,
         "discount_pct": discount,
         "final_price": f"{final:.2f}".rstrip("0").rstrip("."),

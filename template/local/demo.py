@@ -130,9 +130,7 @@ def run_demo(args: argparse.Namespace) -> int:
                               log_dir / "pipeline.log", env)  # fmt: skip
             time.sleep(args.pipeline_warmup)
             if pipeline.poll() is not None:
-                raise DemoFailed(
-                    f"the pipeline exited with {pipeline.returncode}:\n{_tail(log_dir / 'pipeline.log')}"
-                )
+                raise DemoFailed(f"the pipeline exited with {pipeline.returncode}:\n{_tail(log_dir / 'pipeline.log')}")
             print(f"pipeline started (log: {log_dir / 'pipeline.log'})")
             producer = _spawn([sys.executable, "-m", "producer", "--csv", str(args.csv),
                                "--topic", resources.topic_path(resources.topic), "--rate", str(args.rate),
@@ -183,9 +181,7 @@ def _follow(pipeline, producer, observer: Observer, log_dir: Path, timeout: floa
                     f"the producer failed (exit {producer.returncode}):\n{_tail(log_dir / 'producer.log')}"
                 )
             published = sent
-        progress = (
-            f"  published {sent:>5}  written {observer.written:>5}  dead-lettered {observer.dead_lettered:>4}"
-        )
+        progress = f"  published {sent:>5}  written {observer.written:>5}  dead-lettered {observer.dead_lettered:>4}"
         if sys.stdout.isatty():
             print("\r" + progress, end="", flush=True)
         elif time.monotonic() - last_line >= 5:
@@ -210,9 +206,7 @@ def _summary(observer: Observer, published: int, elapsed: float, log_dir: Path) 
     print(f"  written         {observer.written} rows")
     print(f"  dead-lettered   {observer.dead_lettered}  {dict(sorted(observer.dead_letters.items()))}")
     print(f"  accounted for   {accounted} of {published} ({'OK' if accounted == published else 'MISMATCH'})")
-    print(
-        f"  elapsed         {elapsed:.1f}s (set-up included); {accounted / max(elapsed, 1e-9):.0f} messages/s"
-    )
+    print(f"  elapsed         {elapsed:.1f}s (set-up included); {accounted / max(elapsed, 1e-9):.0f} messages/s")
     print(f"  latency         publish -> row seen in Bigtable: p50 {p50:.2f}s, p95 {p95:.2f}s "
           "(polled every second; the local direct runner pulls 10 messages at a time)")  # fmt: skip
     print(f"  logs            {log_dir}")
@@ -231,9 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--invalid-share", type=float, default=0.02)
     parser.add_argument("--timeout", type=float, default=150.0)
     parser.add_argument("--pipeline-warmup", type=float, default=8.0)
-    parser.add_argument(
-        "--pipeline-arg", action="append", default=[], help="extra pipeline option (repeatable)"
-    )
+    parser.add_argument("--pipeline-arg", action="append", default=[], help="extra pipeline option (repeatable)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message="Connecting to Bigtable emulator")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

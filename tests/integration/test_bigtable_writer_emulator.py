@@ -19,10 +19,7 @@ def test_rows_of_an_unknown_family_fail_alone_after_bounded_tries_while_batch_ma
         client.mutate_rows, target, RetryPolicy(max_entry_tries=3, initial_backoff_seconds=0.01),
         on_retry=retried.append,
     )  # fmt: skip
-    rows = [
-        BigtableRow(f"u#{i:013d}#t{i}".encode(), ((b"price", f"{i}.00".encode()),), 5000, None)
-        for i in range(300)
-    ]
+    rows = [BigtableRow(f"u#{i:013d}#t{i}".encode(), ((b"price", f"{i}.00".encode()),), 5000, None) for i in range(300)]
     entries = [build_entry(row, "nope" if i % 100 == 7 else "dados") for i, row in enumerate(rows)]
 
     outcome = writer.write(entries)

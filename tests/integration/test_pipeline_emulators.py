@@ -29,9 +29,7 @@ def expected_rows(records):
     return expected
 
 
-def test_valid_rows_land_exactly_invalid_ones_are_dead_lettered_and_redelivery_is_idempotent(
-    emulators, unique
-):
+def test_valid_rows_land_exactly_invalid_ones_are_dead_lettered_and_redelivery_is_idempotent(emulators, unique):
     resources = provision_for_test(unique)
     records = [valid_record(i) for i in range(50)]
     valid = [(encode(r), attributes_of(r)) for r in records]

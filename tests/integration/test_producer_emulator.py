@@ -40,9 +40,7 @@ def test_replay_of_a_small_csv(topic, tmp_path):
                     "00001,P3,Toys,10,0,10,UPI,31-02-2024\n")  # fmt: skip
     result = producer("--csv", str(path), "--topic", topic[0], "--rate", "0", "--run-id", "t")
     assert result.returncode == 0, result.stderr
-    assert "skipped sales.csv line 4: expected 8 columns, found 2" in result.stderr.replace(
-        str(tmp_path) + "/", ""
-    )
+    assert "skipped sales.csv line 4: expected 8 columns, found 2" in result.stderr.replace(str(tmp_path) + "/", "")
     assert "line 5: Purchase_Date is not dd-mm-yyyy" in result.stderr
     assert "published=2 failed=0 skipped=2" in result.stderr
     messages = sorted(pull_messages(topic[1], 2), key=lambda m: m.attributes["transaction_id"])
@@ -81,9 +79,7 @@ def test_loop_wraps_with_fresh_ids_and_start_line_resumes_without_gaps(topic, tm
     )
     first = producer("--csv", str(path), "--topic", topic[0], "--rate", "0", "--limit", "2", "--run-id", "R")
     assert "next_line=4" in first.stderr
-    second = producer(
-        "--csv", str(path), "--topic", topic[0], "--rate", "0", "--start-line", "4", "--run-id", "R"
-    )
+    second = producer("--csv", str(path), "--topic", topic[0], "--rate", "0", "--start-line", "4", "--run-id", "R")
     assert second.returncode == 0
     ids = sorted(m.attributes["transaction_id"] for m in pull_messages(topic[1], 14))
     assert ids == sorted(

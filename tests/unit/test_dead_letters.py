@@ -31,8 +31,6 @@ def test_previous_error_attributes_are_replaced():
 
 
 def test_detail_is_at_most_1000_chars_and_fits_an_attribute():
-    assert (
-        len(dead_letter(b"", None, "parse", "r", "x" * 5000).attributes["error_detail"]) == DETAIL_MAX_CHARS
-    )
+    assert len(dead_letter(b"", None, "parse", "r", "x" * 5000).attributes["error_detail"]) == DETAIL_MAX_CHARS
     wide = dead_letter(b"", None, "parse", "r", "é" * 900).attributes["error_detail"]
     assert len(wide.encode()) <= 1024

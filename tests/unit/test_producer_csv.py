@@ -55,9 +55,7 @@ def test_unknown_header_shows_expected_and_found(tmp_path):
 
 
 def test_start_line_skips_earlier_lines(tmp_path):
-    path = write(
-        tmp_path, HEADER + "\n" + "".join(f"u{i},P{i},Books,10,0,10,UPI,01-01-2024\n" for i in range(5))
-    )
+    path = write(tmp_path, HEADER + "\n" + "".join(f"u{i},P{i},Books,10,0,10,UPI,01-01-2024\n" for i in range(5)))
     assert [r.line for r in read_rows(path, start_line=4)] == [4, 5, 6]
 
 
@@ -86,9 +84,7 @@ def test_every_broken_kind_is_rejected_by_the_pipeline(kind):
 def test_invalid_share_is_about_the_share_and_cycles_kinds():
     row = SaleRow(7, "u1", "P1", "Books", "332", 10, "298.8", "UPI", "2024-12-05")
     breaker = Breaker(0.1, "seed")
-    broken = [
-        m.broken for m in (breaker.maybe_break(to_message(row, f"r:0:{i}")) for i in range(2000)) if m.broken
-    ]
+    broken = [m.broken for m in (breaker.maybe_break(to_message(row, f"r:0:{i}")) for i in range(2000)) if m.broken]
     assert 150 < len(broken) < 250
     assert set(broken) == set(BROKEN_KINDS)
 
