@@ -24,7 +24,7 @@ RUN pip install --no-cache-dir --require-hashes -r requirements.lock \
 
 COPY pyproject.toml README.md ./
 COPY template/ template/
-RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
+RUN pip install --no-cache-dir --no-deps . \
     && pip check
 
 # The launcher runs this file; no FLEX_TEMPLATE_PYTHON_REQUIREMENTS_FILE or _SETUP_FILE: those
