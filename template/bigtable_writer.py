@@ -38,7 +38,8 @@ from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 from google.cloud.bigtable_v2.types import data as data_types
 
 from template.bigtable_row import BigtableRow
-from template.dead_letters import METRICS_NAMESPACE, DeadLetter, dead_letter
+from template.dead_letters import DeadLetter, dead_letter
+from template.metrics import METRICS_NAMESPACE
 
 _LOG = logging.getLogger(__name__)
 

@@ -7,13 +7,15 @@ message is never acknowledged before its dead letter is out.
 """
 
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-METRICS_NAMESPACE = "transacoes"
+from template.metrics import METRICS_NAMESPACE, CounterFamily
+
 DETAIL_MAX_CHARS = 1000
 _ATTRIBUTE_VALUE_MAX_BYTES = 1024  # Pub/Sub's limit on one attribute value
 _MAX_MESSAGES_PER_PUBLISH = 1000  # Pub/Sub's limit on one PublishRequest
@@ -68,7 +70,7 @@ class _PublishDeadLettersFn(beam.DoFn):
     def __init__(self, topic: str) -> None:
         self._topic = topic
         self._published = Metrics.counter(METRICS_NAMESPACE, "dead_lettered")
-        self._by_reason: dict[str, object] = {}
+        self._by_reason = CounterFamily("dead_lettered_")
 
     def setup(self) -> None:
         from google.cloud import pubsub_v1
@@ -100,23 +102,15 @@ class _PublishDeadLettersFn(beam.DoFn):
             return
         messages = [self._message_type(data=letter.data, attributes=letter.attributes) for letter in self._batch]
         self._api.publish(topic=self._topic, messages=messages, timeout=_PUBLISH_TIMEOUT_SECONDS)
-        reasons: dict[str, int] = {}
-        for letter in self._batch:
-            key = f"{letter.attributes['error_stage']}/{letter.attributes['error_reason']}"
-            reasons[key] = reasons.get(key, 0) + 1
-        for key, count in reasons.items():
-            self._reason_counter(key).inc(count)
-        _LOG.warning("published %d dead letters: %s", len(self._batch), reasons)
+        reasons = Counter(
+            f"{letter.attributes['error_stage']}/{letter.attributes['error_reason']}" for letter in self._batch
+        )
+        for stage_and_reason, count in reasons.items():
+            self._by_reason[stage_and_reason.replace("/", "_")].inc(count)
+        _LOG.warning("published %d dead letters: %s", len(self._batch), dict(reasons))
         self._published.inc(len(self._batch))
         self._batch = []
         self._batch_bytes = 0
-
-    def _reason_counter(self, stage_and_reason: str):
-        counter = self._by_reason.get(stage_and_reason)
-        if counter is None:
-            name = "dead_lettered_" + stage_and_reason.replace("/", "_")
-            counter = self._by_reason[stage_and_reason] = Metrics.counter(METRICS_NAMESPACE, name)
-        return counter
 
 
 class PublishDeadLetters(beam.PTransform):

@@ -14,7 +14,8 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from template.bigtable_row import to_row
 from template.bigtable_writer import BigtableTarget, WriteToBigtable
 from template.contract import InvalidMessage, parse_transaction
-from template.dead_letters import METRICS_NAMESPACE, PublishDeadLetters, dead_letter
+from template.dead_letters import PublishDeadLetters, dead_letter
+from template.metrics import METRICS_NAMESPACE, CounterFamily
 from template.options import JobConfig
 
 DEAD_LETTERS = "dead_letters"
@@ -39,7 +40,7 @@ class ParseAndValidateFn(beam.DoFn):
         self._read = Metrics.counter(METRICS_NAMESPACE, "read")
         self._valid = Metrics.counter(METRICS_NAMESPACE, "valid")
         self._invalid = Metrics.counter(METRICS_NAMESPACE, "invalid")
-        self._invalid_by_reason: dict[str, object] = {}
+        self._invalid_by_reason = CounterFamily("invalid_")
 
     def process(self, message):
         self._read.inc()
@@ -47,7 +48,7 @@ class ParseAndValidateFn(beam.DoFn):
             transaction = parse_transaction(message.data)
         except InvalidMessage as error:
             self._invalid.inc()
-            self._reason_counter(error.reason).inc()
+            self._invalid_by_reason[error.reason].inc()
             yield beam.pvalue.TaggedOutput(
                 DEAD_LETTERS,
                 dead_letter(message.data, message.attributes, error.stage, error.reason, error.detail),
@@ -55,12 +56,6 @@ class ParseAndValidateFn(beam.DoFn):
             return
         self._valid.inc()
         yield to_row(transaction, message)
-
-    def _reason_counter(self, reason: str):
-        counter = self._invalid_by_reason.get(reason)
-        if counter is None:
-            counter = self._invalid_by_reason[reason] = Metrics.counter(METRICS_NAMESPACE, f"invalid_{reason}")
-        return counter
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
