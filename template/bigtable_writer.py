@@ -181,18 +181,14 @@ class BigtableBatchWriter:
             statuses, call_error = self._send([entries[i] for i in pending])
             if call_error is not None and not isinstance(call_error, TRANSIENT_CALL_ERRORS):
                 raise call_error
-            retry: list[tuple[int, int, str]] = []
+            retry: list[tuple[int, int | None, str]] = []  # code None: the call broke before answering
             for position, index in enumerate(pending):
-                code, message = statuses.get(position, (None, ""))
+                code, message = statuses.get(position, (None, "no answer"))
                 if code == OK:
                     batch_mates_succeeded = True
-                    continue
-                if code in DATA_ERROR_CODES:
+                elif code in DATA_ERROR_CODES:
                     failed.append(_failure(index, code, message, 1))
-                elif code is None:
-                    retry.append((index, -1, "no answer"))
                 else:
-                    entry_tries[index] += 1
                     retry.append((index, code, message))
             if not retry:
                 break
@@ -206,12 +202,13 @@ class BigtableBatchWriter:
                         f"{self._target.table_name}: {len(retry)} rows still failing after "
                         f"{outage_tries} tries: {call_error or retry[0][2]}"
                     )
-                for index, code, _ in retry:  # an outage is not the entry's fault
-                    if code in THROTTLING_CODES:
-                        entry_tries[index] -= 1
             pending = []
             for index, code, message in retry:
-                if code != -1 and entry_tries[index] >= self._policy.max_entry_tries:
+                if code is None or (outage and code in THROTTLING_CODES):
+                    pending.append(index)  # not the entry's fault: its tries are not counted
+                    continue
+                entry_tries[index] += 1
+                if entry_tries[index] >= self._policy.max_entry_tries:
                     failed.append(_failure(index, code, message, entry_tries[index]))
                 else:
                     pending.append(index)
