@@ -12,7 +12,7 @@ import sys
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from template.options import ConfigError, choose_local_runner, resolve_config
+from template.options import ConfigError, resolve_config
 from template.pipeline import run
 from template.preflight import check_bigtable
 
@@ -26,7 +26,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    choose_local_runner(options)
     result = run(options, config)
     if options.view_as(StandardOptions).runner != "DataflowRunner":
         result.wait_until_finish()

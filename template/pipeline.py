@@ -16,7 +16,7 @@ from template.bigtable_writer import BigtableTarget, WriteToBigtable
 from template.contract import InvalidMessage, parse_transaction
 from template.dead_letters import PublishDeadLetters, dead_letter
 from template.metrics import METRICS_NAMESPACE, CounterFamily
-from template.options import JobConfig
+from template.options import JobConfig, choose_local_runner
 
 DEAD_LETTERS = "dead_letters"
 ROWS = "rows"
@@ -88,8 +88,13 @@ def write_rows(messages, config: JobConfig):
 
 
 def run(options: PipelineOptions, config: JobConfig):
-    """Build and start the job; returns the runner's result (the caller decides to wait)."""
+    """Build and start the job; returns the runner's result (the caller decides to wait).
+
+    The job is always streaming; a local runner is chosen only after that is set, so that
+    ``--runner=DirectRunner`` without ``--streaming`` still gets the streaming direct runner.
+    """
     options.view_as(StandardOptions).streaming = True
+    choose_local_runner(options)
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, config)
     return pipeline.run()

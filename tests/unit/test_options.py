@@ -80,3 +80,14 @@ def test_local_runner_is_named_so_nothing_is_downloaded(args, runner):
     options = PipelineOptions(args)
     choose_local_runner(options)
     assert options.view_as(StandardOptions).runner == runner
+
+
+def test_the_job_gets_the_streaming_direct_runner_even_without_streaming_flag(monkeypatch):
+    """`main.py --runner=DirectRunner` (no --streaming) must not end as a batch run that reads nothing."""
+    from template import pipeline
+
+    monkeypatch.setattr(pipeline, "build_pipeline", lambda p, config: None)
+    monkeypatch.setattr(pipeline.beam.Pipeline, "run", lambda self: self.options)
+    options = pipeline.run(PipelineOptions(["--runner=DirectRunner"]), config=None)
+    assert options.view_as(StandardOptions).streaming is True
+    assert options.view_as(StandardOptions).runner == "BundleBasedDirectRunner"
