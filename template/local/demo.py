@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import time
 import warnings
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from template.contract import MAX_EVENT_MS
 from template.local import emulators as stack
+from template.local import processes
 from template.provision import Resources, provision
 
 PROJECT = stack.DEFAULT_PROJECT
@@ -32,22 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class DemoFailed(RuntimeError):
     pass
-
-
-def _spawn(command: list[str], log_path: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(command, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, env=env, start_new_session=True)  # fmt: skip
-
-
-def _stop(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
 
 
 def _tail(path: Path, lines: int = 25) -> str:
@@ -60,7 +44,7 @@ class Observer:
     def __init__(self, resources: Resources) -> None:
         from google.cloud import bigtable, pubsub_v1
 
-        self._table = bigtable.Client(project=PROJECT, admin=True).instance(INSTANCE).table(resources.table)
+        self.table = bigtable.Client(project=PROJECT, admin=True).instance(INSTANCE).table(resources.table)
         self._subscriber = pubsub_v1.SubscriberClient()
         self._dead_letter_path = resources.subscription_path(resources.dead_letter_subscription)
         self.first_seen: dict[bytes, float] = {}
@@ -76,7 +60,7 @@ class Observer:
 
         now = time.time()
         keys_only = RowFilterChain([CellsRowLimitFilter(1), StripValueTransformerFilter(True)])
-        for row in self._table.read_rows(filter_=keys_only):
+        for row in self.table.read_rows(filter_=keys_only):
             if row.row_key not in self.first_seen:
                 self.first_seen[row.row_key] = now
                 event_ms = MAX_EVENT_MS - int(row.row_key.split(b"#")[1])
@@ -121,34 +105,33 @@ def run_demo(args: argparse.Namespace) -> int:
         _clear_table(resources)
         pipeline = producer = None
         try:
-            pipeline = _spawn([sys.executable, str(ROOT / "template" / "main.py"), "--runner=DirectRunner",
+            pipeline = processes.spawn([sys.executable, str(ROOT / "template" / "main.py"), "--runner=DirectRunner",
                                "--streaming", f"--project={PROJECT}",
                                f"--input_subscription={resources.subscription_path(resources.subscription)}",
                                f"--bigtable_instance={INSTANCE}", f"--bigtable_table={resources.table}",
                                f"--dead_letter_topic={resources.topic_path(resources.dead_letter_topic)}",
                                *args.pipeline_arg],
-                              log_dir / "pipeline.log", env)  # fmt: skip
+                              log_dir / "pipeline.log", env, append=False)  # fmt: skip
             time.sleep(args.pipeline_warmup)
             if pipeline.poll() is not None:
                 raise DemoFailed(f"the pipeline exited with {pipeline.returncode}:\n{_tail(log_dir / 'pipeline.log')}")
             print(f"pipeline started (log: {log_dir / 'pipeline.log'})")
-            producer = _spawn([sys.executable, "-m", "producer", "--csv", str(args.csv),
+            producer = processes.spawn([sys.executable, "-m", "producer", "--csv", str(args.csv),
                                "--topic", resources.topic_path(resources.topic), "--rate", str(args.rate),
                                "--invalid-share", str(args.invalid_share), "--run-id", f"demo{suffix}",
                                "--report-every", "1"] + (["--limit", str(args.limit)] if args.limit else []),
-                              log_dir / "producer.log", env)  # fmt: skip
+                              log_dir / "producer.log", env, append=False)  # fmt: skip
             observer = Observer(resources)
             published = _follow(pipeline, producer, observer, log_dir, args.timeout)
         finally:
-            _stop(producer)
-            _stop(pipeline)
+            processes.stop([producer, pipeline], grace_seconds=15)
         elapsed = time.monotonic() - started
         _summary(observer, published, elapsed, log_dir)
         user = observer.busiest_user()
         from template.lookup import format_table, latest_transactions
 
         print(f"\nlatest 5 transactions of user {user} (prefix scan on '{user}#', newest first):")
-        print(format_table(latest_transactions(observer._table, user, 5)))
+        print(format_table(latest_transactions(observer.table, user, 5)))
         print(f"\nsame with cbt: BIGTABLE_EMULATOR_HOST={emulators.bigtable_host} cbt -project {PROJECT} "
               f"-instance {INSTANCE} read transacoes prefix='{user}#' count=5")  # fmt: skip
     return 0

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from template.local import processes
+
 INSTALL_HINT = (
     "install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install), then: "
     "gcloud components install beta pubsub-emulator bigtable cbt"
@@ -90,14 +92,6 @@ def _listening(host: str) -> bool:
     return False
 
 
-def _start(command: list[str], log_path: Path) -> subprocess.Popen:
-    log = log_path.open("ab")
-    return subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: gcloud spawns java/cbtemulator
-    )  # fmt: skip
-
-
 def _wait_until_listening(host: str, process: subprocess.Popen, name: str, log_path: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -127,7 +121,7 @@ def start(log_dir: Path, project: str = DEFAULT_PROJECT) -> Emulators:
     }  # fmt: skip
     try:
         for command, log_path, _ in commands.values():
-            emulators.processes.append(_start(command, log_path))
+            emulators.processes.append(processes.spawn(command, log_path))
         for process, (name, (_, log_path, host)) in zip(emulators.processes, commands.items(), strict=True):
             _wait_until_listening(host, process, name, log_path)
     except BaseException:
@@ -137,18 +131,8 @@ def start(log_dir: Path, project: str = DEFAULT_PROJECT) -> Emulators:
 
 
 def stop(emulators: Emulators) -> None:
-    """Stop what :func:`start` started: SIGTERM to each process group, then SIGKILL."""
-    for process in emulators.processes:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for process in emulators.processes:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=5)
+    """Stop what :func:`start` started, with the processes gcloud started under it."""
+    processes.stop(emulators.processes)
     emulators.processes.clear()
 
 
