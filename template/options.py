@@ -18,15 +18,18 @@ from apache_beam.options.pipeline_options import (
 
 DEFAULT_COLUMN_FAMILY = "dados"
 
-SUBSCRIPTION_FORM = re.compile(
-    r"projects/([a-z][-a-z0-9:.]{4,61}[a-z0-9])/subscriptions/([A-Za-z][-A-Za-z0-9._~+%]{2,254})"
-)
-TOPIC_FORM = re.compile(r"projects/([a-z][-a-z0-9:.]{4,61}[a-z0-9])/topics/([A-Za-z][-A-Za-z0-9._~+%]{2,254})")
-PROJECT_FORM = re.compile(r"[a-z][-a-z0-9:.]{4,61}[a-z0-9]")
-INSTANCE_FORM = re.compile(r"[a-z][-a-z0-9]{4,31}[a-z0-9]")
-TABLE_FORM = re.compile(r"[-_.a-zA-Z0-9]{1,50}")
-FAMILY_FORM = re.compile(r"[-_.a-zA-Z0-9]{1,64}")
-APP_PROFILE_FORM = re.compile(r"[-_a-zA-Z0-9]{0,50}")
+_PROJECT = r"[a-z][-a-z0-9:.]{4,61}[a-z0-9]"
+_PUBSUB_ID = r"[A-Za-z][-A-Za-z0-9._~+%]{2,254}"
+FORMS = {
+    "input_subscription": re.compile(rf"projects/{_PROJECT}/subscriptions/{_PUBSUB_ID}"),
+    "dead_letter_topic": re.compile(rf"projects/{_PROJECT}/topics/{_PUBSUB_ID}"),
+    "bigtable_project": re.compile(_PROJECT),
+    "bigtable_instance": re.compile(r"[a-z][-a-z0-9]{4,31}[a-z0-9]"),
+    "bigtable_table": re.compile(r"[-_.a-zA-Z0-9]{1,50}"),
+    "column_family": re.compile(r"[-_.a-zA-Z0-9]{1,64}"),
+    "bigtable_app_profile": re.compile(r"[-_a-zA-Z0-9]{0,50}"),
+}
+"""Parameter name -> its form; metadata.json's regexes are these, anchored (tests check it)."""
 
 PARAMETERS = {
     "input_subscription": "projects/<project>/subscriptions/<subscription>",
@@ -98,17 +101,18 @@ def resolve_config(options: PipelineOptions) -> JobConfig:
             f"--bigtable_project: missing; set it or the job's --project (expected {PARAMETERS['bigtable_project']})"
         )
     return JobConfig(
-        input_subscription=_check("input_subscription", params.input_subscription, SUBSCRIPTION_FORM),
-        dead_letter_topic=_check("dead_letter_topic", params.dead_letter_topic, TOPIC_FORM),
-        bigtable_project=_check("bigtable_project", bigtable_project, PROJECT_FORM),
-        bigtable_instance=_check("bigtable_instance", params.bigtable_instance, INSTANCE_FORM),
-        bigtable_table=_check("bigtable_table", params.bigtable_table, TABLE_FORM),
-        column_family=_check("column_family", params.column_family, FAMILY_FORM),
-        bigtable_app_profile=_check("bigtable_app_profile", params.bigtable_app_profile or "", APP_PROFILE_FORM),
+        input_subscription=_check("input_subscription", params.input_subscription),
+        dead_letter_topic=_check("dead_letter_topic", params.dead_letter_topic),
+        bigtable_project=_check("bigtable_project", bigtable_project),
+        bigtable_instance=_check("bigtable_instance", params.bigtable_instance),
+        bigtable_table=_check("bigtable_table", params.bigtable_table),
+        column_family=_check("column_family", params.column_family),
+        bigtable_app_profile=_check("bigtable_app_profile", params.bigtable_app_profile or ""),
     )
 
 
-def _check(name: str, value: str | None, form: re.Pattern) -> str:
+def _check(name: str, value: str | None) -> str:
+    form = FORMS[name]
     if value is None or (value == "" and not form.fullmatch("")):
         raise ConfigError(f"--{name}: missing (expected {PARAMETERS[name]})")
     if not form.fullmatch(value):

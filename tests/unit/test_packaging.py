@@ -16,7 +16,8 @@ import pytest
 import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from template.options import PARAMETERS, TransactionsOptions
+from producer.cli import TOPIC_FORM as PRODUCER_TOPIC_FORM
+from template.options import FORMS, PARAMETERS, TransactionsOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 METADATA = json.loads((ROOT / "metadata.json").read_text())
@@ -77,6 +78,16 @@ def test_regexes_accept_valid_and_reject_invalid(name, good, bad):
     assert re.fullmatch(regex, good)
     for value in bad:
         assert not re.fullmatch(regex, value), value
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_metadata_regex_is_the_launch_check(name):
+    """The Console form and the launch-time check accept exactly the same values."""
+    assert PARAMS[name]["regexes"] == [f"^{FORMS[name].pattern}$"]
+
+
+def test_producer_checks_topics_like_the_template():
+    assert PRODUCER_TOPIC_FORM.pattern == FORMS["dead_letter_topic"].pattern
 
 
 def test_streaming_fields():
