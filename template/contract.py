@@ -12,7 +12,7 @@ import math
 import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 import orjson
 
@@ -217,7 +217,7 @@ def _event_time_ms(text: str) -> int | None:
     return epoch_ms if 0 <= epoch_ms <= MAX_EVENT_MS else None
 
 
-def _reject(reason: str, expected: str, value: object) -> None:
+def _reject(reason: str, expected: str, value: object) -> NoReturn:
     shown = repr(value)
     if len(shown) > 120:
         shown = shown[:117] + "..."

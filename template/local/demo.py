@@ -102,7 +102,8 @@ def run_demo(args: argparse.Namespace) -> int:
                               subscription=f"transacoes-pipeline-{suffix}",
                               dead_letter_subscription=f"transacoes-dead-letter-{suffix}")  # fmt: skip
         provision(resources, log=lambda line: print(f"  {line}"))
-        _clear_table(resources)
+        observer = Observer(resources)
+        observer.table.truncate(timeout=60)  # a second demo starts empty, so its counts are its own
         pipeline = producer = None
         try:
             pipeline = processes.spawn([sys.executable, str(ROOT / "template" / "main.py"), "--runner=DirectRunner",
@@ -121,7 +122,6 @@ def run_demo(args: argparse.Namespace) -> int:
                                "--invalid-share", str(args.invalid_share), "--run-id", f"demo{suffix}",
                                "--report-every", "1"] + (["--limit", str(args.limit)] if args.limit else []),
                               log_dir / "producer.log", env, append=False)  # fmt: skip
-            observer = Observer(resources)
             published = _follow(pipeline, producer, observer, log_dir, args.timeout)
         finally:
             processes.stop([producer, pipeline], grace_seconds=15)
@@ -135,14 +135,6 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"\nsame with cbt: BIGTABLE_EMULATOR_HOST={emulators.bigtable_host} cbt -project {PROJECT} "
               f"-instance {INSTANCE} read transacoes prefix='{user}#' count=5")  # fmt: skip
     return 0
-
-
-def _clear_table(resources: Resources) -> None:
-    """A second demo starts from an empty table so its counts are its own."""
-    from google.cloud import bigtable
-
-    table = bigtable.Client(project=PROJECT, admin=True).instance(INSTANCE).table(resources.table)
-    table.truncate(timeout=60)
 
 
 def _follow(pipeline, producer, observer: Observer, log_dir: Path, timeout: float) -> int:

@@ -3,6 +3,7 @@
 import threading
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -11,6 +12,8 @@ from template.pipeline import run
 from template.provision import Resources, provision
 
 PROJECT = "local-project"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
 INSTANCE = "local-instance"
 
 
@@ -63,11 +66,9 @@ def read_rows(resources: Resources) -> dict[bytes, dict[bytes, list[tuple[bytes,
     table = bigtable.Client(project=PROJECT, admin=True).instance(INSTANCE).table(resources.table)
     rows = {}
     for row in table.read_rows():
-        family = row.cells.get(resources.column_family.encode(), row.cells.get(resources.column_family, {}))
+        family = row.cells.get(resources.column_family, {})
         rows[row.row_key] = {
-            (q if isinstance(q, bytes) else q.encode()): [
-                (cell.value, int(cell.timestamp.timestamp() * 1_000_000)) for cell in cells
-            ]
+            q: [(cell.value, (cell.timestamp - EPOCH) // ONE_MICROSECOND) for cell in cells]
             for q, cells in family.items()
         }
     return rows
