@@ -8,6 +8,7 @@ that the Flex Template launcher runs. Each module has one job:
 - ``bigtable_row``: row key and cells of a valid transaction.
 - ``bigtable_writer``: our batched, low-overhead Bigtable sink.
 - ``dead_letters``: dead-letter records and their publisher.
+- ``metrics``: the job's metric namespace and per-reason counters.
 - ``preflight``: launch-time checks of the resources the job writes to.
 - ``pipeline``: assembles the steps under stable names.
 """
