@@ -1,7 +1,8 @@
 """Flex Template entry point: parse the parameters, check them, build and run the pipeline.
 
 The Dataflow launcher runs this file (``FLEX_TEMPLATE_PYTHON_PY_FILE``) with the template's
-parameters as ``--name=value``; locally, run it with ``--runner=DirectRunner --streaming``.
+parameters as ``--name=value``; locally, run it with ``--runner=DirectRunner``. With
+``--input_subscription`` the job streams; with ``--input_file`` it is a batch backfill.
 Everything else lives in the installed ``template`` package.
 """
 
@@ -14,7 +15,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from template.options import ConfigError, resolve_config
 from template.pipeline import run
-from template.preflight import check_bigtable
+from template.preflight import check_bigtable, check_input_files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     options = PipelineOptions(argv)
     try:
         config = resolve_config(options)
+        check_input_files(config)
         check_bigtable(config)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)

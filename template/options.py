@@ -28,6 +28,9 @@ FORMS = {
     "bigtable_table": re.compile(r"[-_.a-zA-Z0-9]{1,50}"),
     "column_family": re.compile(r"[-_.a-zA-Z0-9]{1,64}"),
     "bigtable_app_profile": re.compile(r"[-_a-zA-Z0-9]{0,50}"),
+    # gs://<bucket>/<object or glob>, or a local path without ':' (so s3://, http:// are refused).
+    # No look-arounds anywhere: the forms must also compile in RE2 and JavaScript.
+    "input_file": re.compile(r"(?:gs://[a-z0-9][-_.a-z0-9]{1,220}[a-z0-9]/[^\x00-\x1f]+|[^:\x00-\x1f]+)"),
 }
 """Parameter name -> its form; metadata.json's regexes are these, anchored (tests check it)."""
 
@@ -39,6 +42,7 @@ PARAMETERS = {
     "dead_letter_topic": "projects/<project>/topics/<topic>",
     "column_family": "a column family name: 1-64 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
     "bigtable_app_profile": "an app profile id: letters, digits, '_' and '-'",
+    "input_file": "gs://<bucket>/<path> or a local path without ':', glob allowed (e.g. gs://my-bucket/sales/*.csv)",
 }
 """Parameter name -> the expected form, as printed in launch errors."""
 
@@ -54,7 +58,11 @@ class TransactionsOptions(PipelineOptions):
     def _add_argparse_args(cls, parser) -> None:
         parser.add_argument(
             "--input_subscription",
-            help="Pub/Sub subscription to read transactions from: " + PARAMETERS["input_subscription"],
+            help="Stream: the Pub/Sub subscription to read transactions from: " + PARAMETERS["input_subscription"],
+        )
+        parser.add_argument(
+            "--input_file",
+            help="Backfill (a batch job): the Kaggle-format CSV file(s) to read: " + PARAMETERS["input_file"],
         )
         parser.add_argument(
             "--bigtable_project",
@@ -80,15 +88,21 @@ class TransactionsOptions(PipelineOptions):
 
 @dataclass(frozen=True)
 class JobConfig:
-    """The validated parameters the pipeline is built from."""
+    """The validated parameters the pipeline is built from; exactly one input is set."""
 
-    input_subscription: str
     dead_letter_topic: str
     bigtable_project: str
     bigtable_instance: str
     bigtable_table: str
     column_family: str
+    input_subscription: str | None = None
+    input_file: str | None = None
     bigtable_app_profile: str = ""
+
+    @property
+    def streaming(self) -> bool:
+        """A subscription makes a streaming job; a file makes a batch backfill."""
+        return self.input_subscription is not None
 
 
 def resolve_config(options: PipelineOptions) -> JobConfig:
@@ -100,8 +114,14 @@ def resolve_config(options: PipelineOptions) -> JobConfig:
         raise ConfigError(
             f"--bigtable_project: missing; set it or the job's --project (expected {PARAMETERS['bigtable_project']})"
         )
+    if (params.input_subscription is None) == (params.input_file is None):
+        raise ConfigError(
+            "--input_subscription / --input_file: set exactly one of them (a subscription streams; "
+            f"a file backfills), got {'both' if params.input_subscription else 'neither'}"
+        )
     return JobConfig(
-        input_subscription=_check("input_subscription", params.input_subscription),
+        input_subscription=_optional("input_subscription", params.input_subscription),
+        input_file=_optional("input_file", params.input_file),
         dead_letter_topic=_check("dead_letter_topic", params.dead_letter_topic),
         bigtable_project=_check("bigtable_project", bigtable_project),
         bigtable_instance=_check("bigtable_instance", params.bigtable_instance),
@@ -109,6 +129,10 @@ def resolve_config(options: PipelineOptions) -> JobConfig:
         column_family=_check("column_family", params.column_family),
         bigtable_app_profile=_check("bigtable_app_profile", params.bigtable_app_profile or ""),
     )
+
+
+def _optional(name: str, value: str | None) -> str | None:
+    return None if value is None else _check(name, value)
 
 
 def _check(name: str, value: str | None) -> str:

@@ -37,3 +37,17 @@ def check_bigtable(config: JobConfig) -> None:
         raise ConfigError(
             f"--column_family: table {where} has no column family '{config.column_family}' (families: {present})"
         )
+
+
+def check_input_files(config: JobConfig) -> None:
+    """A backfill's ``--input_file`` matches at least one file the job can see."""
+    if config.input_file is None:
+        return
+    from apache_beam.io.filesystems import FileSystems
+
+    try:
+        [result] = FileSystems.match([config.input_file])
+    except Exception as error:  # any filesystem error (bad bucket, no credentials) stops the launch
+        raise ConfigError(f"--input_file: cannot list {config.input_file!r}: {error}") from None
+    if not result.metadata_list:
+        raise ConfigError(f"--input_file: no file matches {config.input_file!r}")

@@ -53,12 +53,42 @@ def test_malformed_values_name_the_parameter(override, message):
     assert str(caught.value).startswith(message)
 
 
-@pytest.mark.parametrize(
-    "name", ["--input_subscription", "--bigtable_instance", "--bigtable_table", "--dead_letter_topic"]
-)
+@pytest.mark.parametrize("name", ["--bigtable_instance", "--bigtable_table", "--dead_letter_topic"])
 def test_missing_required_parameter(name):
     with pytest.raises(ConfigError, match=rf"^{name}: missing"):
         config_of(*[a for a in GOOD if not a.startswith(name + "=")])
+
+
+BACKFILL = [a for a in GOOD if not a.startswith("--input_subscription=")]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "got"),
+    [
+        ([], "neither"),
+        (["--input_subscription=projects/local-project/subscriptions/abc", "--input_file=gs://my-bucket/a.csv"], "both"),
+    ],
+)  # fmt: skip
+def test_exactly_one_input(inputs, got):
+    with pytest.raises(ConfigError) as caught:
+        config_of(*BACKFILL, *inputs)
+    assert str(caught.value) == (
+        "--input_subscription / --input_file: set exactly one of them (a subscription streams; a file backfills), "
+        f"got {got}"
+    )
+
+
+@pytest.mark.parametrize("path", ["gs://my-bucket/sales/*.csv", "gs://my-bucket/2024/sales.csv", "data/sample.csv", "/tmp/x/*.csv"])
+def test_a_file_makes_a_batch_backfill(path):
+    config = config_of(*BACKFILL, f"--input_file={path}")
+    assert (config.input_file, config.input_subscription, config.streaming) == (path, None, False)
+    assert config_of(*GOOD).streaming is True
+
+
+@pytest.mark.parametrize("path", ["s3://bucket/a.csv", "https://example.com/a.csv", "gs://Bad_Bucket/a.csv", "gs://my-bucket/", ""])
+def test_malformed_input_file(path):
+    with pytest.raises(ConfigError, match=r"^--input_file: "):
+        config_of(*BACKFILL, f"--input_file={path}")
 
 
 def test_missing_project_for_bigtable():
@@ -88,6 +118,17 @@ def test_the_job_gets_the_streaming_direct_runner_even_without_streaming_flag(mo
 
     monkeypatch.setattr(pipeline, "build_pipeline", lambda p, config: None)
     monkeypatch.setattr(pipeline.beam.Pipeline, "run", lambda self: self.options)
-    options = pipeline.run(PipelineOptions(["--runner=DirectRunner"]), config=None)
+    options = pipeline.run(PipelineOptions(["--runner=DirectRunner"]), config=config_of(*GOOD))
     assert options.view_as(StandardOptions).streaming is True
     assert options.view_as(StandardOptions).runner == "BundleBasedDirectRunner"
+
+
+def test_a_backfill_is_a_batch_job_on_the_fn_api_runner_even_with_streaming_flag(monkeypatch):
+    from template import pipeline
+
+    monkeypatch.setattr(pipeline, "build_pipeline", lambda p, config: None)
+    monkeypatch.setattr(pipeline.beam.Pipeline, "run", lambda self: self.options)
+    config = config_of(*BACKFILL, "--input_file=data/sample_transactions.csv")
+    options = pipeline.run(PipelineOptions(["--runner=DirectRunner", "--streaming"]), config=config)
+    assert options.view_as(StandardOptions).streaming is False
+    assert options.view_as(StandardOptions).runner == "FnApiRunner"

@@ -48,7 +48,8 @@ def test_parameter_fields_optionality_and_defaults(name):
     assert set(param) <= ALLOWED_FIELDS, "field names are the camelCase ones the Dataflow API reads"
     assert param["label"] and param["helpText"] and param["groupName"]
     default = option_defaults()[name]
-    required = name in {"input_subscription", "bigtable_instance", "bigtable_table", "dead_letter_topic"}
+    # The two inputs are both optional in the form: exactly one of them is checked at launch.
+    required = name in {"bigtable_instance", "bigtable_table", "dead_letter_topic"}
     assert param["isOptional"] is (not required)
     if param["isOptional"] and default is not None:
         assert param["defaultValue"] == default
@@ -58,7 +59,9 @@ def test_parameter_fields_optionality_and_defaults(name):
 def test_param_types():
     assert PARAMS["input_subscription"]["paramType"] == "PUBSUB_SUBSCRIPTION"
     assert PARAMS["dead_letter_topic"]["paramType"] == "PUBSUB_TOPIC"
-    assert {PARAMS[n]["paramType"] for n in PARAMS if n not in ("input_subscription", "dead_letter_topic")} == {"TEXT"}
+    assert PARAMS["input_file"]["paramType"] == "GCS_READ_FILE"
+    others = set(PARAMS) - {"input_subscription", "dead_letter_topic", "input_file"}
+    assert {PARAMS[n]["paramType"] for n in others} == {"TEXT"}
 
 
 @pytest.mark.parametrize(
@@ -71,6 +74,7 @@ def test_param_types():
         ("bigtable_project", "my-project-123", ["X", "my_project"]),
         ("column_family", "dados", ["a:b", ""]),
         ("bigtable_app_profile", "", ["has space"]),
+        ("input_file", "gs://my-bucket/sales/*.csv", ["s3://my-bucket/a.csv", "gs://My_Bucket/a.csv", "gs://my-bucket/", ""]),
     ],
 )  # fmt: skip
 def test_regexes_accept_valid_and_reject_invalid(name, good, bad):
@@ -84,6 +88,8 @@ def test_regexes_accept_valid_and_reject_invalid(name, good, bad):
 def test_metadata_regex_is_the_launch_check(name):
     """The Console form and the launch-time check accept exactly the same values."""
     assert PARAMS[name]["regexes"] == [f"^{FORMS[name].pattern}$"]
+    # Look-arounds and back-references do not compile in RE2, which Google services use.
+    assert not re.search(r"\(\?(<?[=!])|\\[1-9]", FORMS[name].pattern)
 
 
 def test_producer_checks_topics_like_the_template():

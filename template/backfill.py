@@ -1,0 +1,107 @@
+"""Batch backfill: the Kaggle CSV (local path or ``gs://``, glob allowed) as a source of rows.
+
+A backfill goes through the same validation, row layout, writer and dead letters as the
+stream; only the source differs. Each CSV line becomes a :class:`SourceLine` whose ``data`` is
+the line's original bytes and whose attributes name the file and the line, so a rejected
+line's dead letter can be found, fixed and replayed like a rejected message.
+
+Ids and times are derived from the file, never from the clock, so running the same backfill
+twice rewrites the very same cells:
+
+- ``transaction_id`` is ``csv-<12 hex of sha1(file path)>:<line number>``;
+- ``event_time`` is the purchase date at 00:00:00.000 UTC (the CSV has no time of day), so a
+  user's rows still read newest first, by day.
+
+One file is read by one worker, line by line (the Kaggle format has no quoted line breaks);
+the lines are then redistributed so that parsing and writing spread over all workers.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from typing import NamedTuple
+
+import apache_beam as beam
+from apache_beam.io import fileio
+
+from producer.csv_source import EXPECTED_HEADER, SaleRow, parse_row
+from producer.messages import to_record
+from template.contract import MAX_MESSAGE_BYTES, InvalidMessage, Transaction, validate_record
+
+SOURCE_FILE = "source_file"
+SOURCE_LINE = "source_line"
+
+
+class SourceLine(NamedTuple):
+    """One CSV data line, shaped like a Pub/Sub message (``data`` + ``attributes``)."""
+
+    data: bytes
+    attributes: dict[str, str]
+
+
+class UnreadableFile(ValueError):
+    """A matched file is not the Kaggle CSV format; the backfill stops instead of guessing."""
+
+
+def file_digest(path: str) -> str:
+    """12 hex characters naming a file inside transaction ids (ids allow no '/' or '*')."""
+    return hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+class _ReadCsvLinesFn(beam.DoFn):
+    """A matched file -> its data lines, each with the file path and its 1-based line number."""
+
+    def process(self, readable: fileio.ReadableFile):
+        path = readable.metadata.path
+        with readable.open(compression_type=None) as raw:
+            header_line = raw.readline().decode("utf-8-sig", errors="replace")
+            found = tuple(name.strip() for name in next(csv.reader([header_line]), []))
+            if found != EXPECTED_HEADER:
+                raise UnreadableFile(
+                    f"{path}: unrecognised header; expected {','.join(EXPECTED_HEADER)}, "
+                    f"found {','.join(found) or '(empty file)'}"
+                )
+            # Bytes, not text: a line that is not UTF-8 becomes that line's dead letter.
+            for number, line in enumerate(raw, start=2):
+                body = line.rstrip(b"\r\n")
+                if body.strip():
+                    yield SourceLine(body, {SOURCE_FILE: path, SOURCE_LINE: str(number)})
+
+
+class ReadCsvLines(beam.PTransform):
+    """Every data line of every file matching ``pattern``; an empty match fails the job."""
+
+    def __init__(self, pattern: str) -> None:
+        super().__init__()
+        self._pattern = pattern
+
+    def expand(self, pipeline):
+        return (
+            pipeline
+            | "MatchFiles" >> fileio.MatchFiles(self._pattern, fileio.EmptyMatchTreatment.DISALLOW)
+            | "OpenFiles" >> fileio.ReadMatches()
+            | "ReadLines" >> beam.ParDo(_ReadCsvLinesFn())
+            | "Redistribute" >> beam.Reshuffle()
+        )
+
+
+def parse_csv_line(line: SourceLine) -> Transaction:
+    """Validate one CSV line as contract v1; raise :class:`InvalidMessage` if it breaks it.
+
+    Column-level problems (column count, a price that is not a number, a date that is not
+    dd-mm-yyyy) are ``parse``/``bad_csv_row``; everything else is contract v1's own check,
+    with its own reasons, exactly as for a Pub/Sub message.
+    """
+    if len(line.data) > MAX_MESSAGE_BYTES:
+        raise InvalidMessage("parse", "too_large", f"line is {len(line.data)} bytes; the limit is {MAX_MESSAGE_BYTES}")
+    number = int(line.attributes[SOURCE_LINE])
+    try:
+        fields = next(csv.reader([line.data.decode()]))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise InvalidMessage("parse", "bad_csv_row", f"unreadable line: {error}") from None
+    sale = parse_row(number, fields)
+    if not isinstance(sale, SaleRow):
+        raise InvalidMessage("parse", "bad_csv_row", sale.problem)
+    transaction_id = f"csv-{file_digest(line.attributes[SOURCE_FILE])}:{number}"
+    return validate_record(to_record(sale, transaction_id, sale.purchase_date + "T00:00:00.000Z"))

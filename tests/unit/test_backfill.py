@@ -1,0 +1,52 @@
+"""A CSV line of the Kaggle format becomes the same transaction a Pub/Sub message would."""
+
+import pytest
+
+from template.backfill import SOURCE_FILE, SOURCE_LINE, SourceLine, file_digest, parse_csv_line
+from template.contract import MAX_MESSAGE_BYTES, InvalidMessage, Transaction
+
+PATH = "gs://my-bucket/sales/2024.csv"
+
+
+def line(text: str | bytes, number: int = 7) -> SourceLine:
+    data = text.encode() if isinstance(text, str) else text
+    return SourceLine(data, {SOURCE_FILE: PATH, SOURCE_LINE: str(number)})
+
+
+def test_a_good_line_keeps_ids_as_text_and_takes_its_ids_and_time_from_the_file():
+    transaction = parse_csv_line(line(" 02428050 ,45a95ff7,Sports,323.1,25,242.33,Credit Card,12-04-2024\r"))
+    assert transaction == Transaction(
+        transaction_id=f"csv-{file_digest(PATH)}:7",
+        user_id="02428050",
+        product_id="45a95ff7",
+        category="Sports",
+        price="323.10",
+        discount="25",
+        final_price="242.33",
+        payment_method="Credit Card",
+        purchase_date="2024-04-12",
+        event_time_ms=1712880000000,  # 2024-04-12T00:00:00.000Z
+    )
+    assert len(file_digest(PATH)) == 12 and file_digest(PATH) != file_digest(PATH + "x")
+
+
+@pytest.mark.parametrize(
+    ("text", "stage", "reason", "detail"),
+    [
+        ("a,b,Sports,1,0,1,Cash", "parse", "bad_csv_row", "expected 8 columns, found 7"),
+        ("a,b,Sports,1,0,1,Cash,31-02-2024", "parse", "bad_csv_row", "Purchase_Date is not dd-mm-yyyy: '31-02-2024'"),
+        ("a,b,Sports,1e3,0,1,Cash,01-02-2024", "parse", "bad_csv_row", "Price (Rs.) is not a number: '1e3'"),
+        (",b,Sports,1,0,1,Cash,01-02-2024", "parse", "bad_csv_row", "empty User_ID"),
+        (b"a,b,Sp\xffrts,1,0,1,Cash,01-02-2024", "parse", "bad_csv_row", None),
+        ("a,b,Sports,100,10,50,Cash,01-02-2024", "validate", "final_price_mismatch", None),
+        ("a,b,Sports,100,150,0,Cash,01-02-2024", "validate", "bad_discount", None),
+        ("a#1,b,Sports,100,0,100,Cash,01-02-2024", "validate", "bad_user_id", None),
+        ("x" * (MAX_MESSAGE_BYTES + 1), "parse", "too_large", None),
+    ],
+)  # fmt: skip
+def test_bad_lines_are_rejected_with_stage_and_reason(text, stage, reason, detail):
+    with pytest.raises(InvalidMessage) as caught:
+        parse_csv_line(line(text))
+    assert (caught.value.stage, caught.value.reason) == (stage, reason)
+    if detail is not None:
+        assert caught.value.detail == detail
