@@ -8,24 +8,28 @@ reported as a :class:`BadRow` naming its line, and the reader goes on.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
+from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 EXPECTED_HEADER = (
     "User_ID", "Product_ID", "Category", "Price (Rs.)", "Discount (%)", "Final_Price(Rs.)",
     "Payment_Method", "Purchase_Date",
 )  # fmt: skip
-_NUMBER_CHARS = set("0123456789.")
+_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+_DD_MM_YYYY = re.compile(r"(\d{2})-(\d{2})-(\d{4})")
 
 
 class UnusableInput(Exception):
     """The file cannot be replayed at all (missing, unreadable, wrong header)."""
 
 
-@dataclass(frozen=True)
-class SaleRow:
+class SaleRow(NamedTuple):
+    """One usable CSV row (a tuple: this is built once per message, so it must be cheap)."""
+
     line: int
     user_id: str
     product_id: str
@@ -37,8 +41,7 @@ class SaleRow:
     purchase_date: str  # ISO
 
 
-@dataclass(frozen=True)
-class BadRow:
+class BadRow(NamedTuple):
     line: int
     problem: str
 
@@ -72,36 +75,54 @@ def read_rows(path: Path, start_line: int = 2) -> Iterator[SaleRow | BadRow]:
                 yield BadRow(reader.line_num, f"unreadable: {error}")
                 continue
             line = reader.line_num
-            if line < start_line or not any(field.strip() for field in fields):
-                continue
+            if line < start_line or not fields or (not fields[0].strip() and not any(f.strip() for f in fields)):
+                continue  # before the start, or a blank line
             yield parse_row(line, fields)
 
 
 def parse_row(line: int, fields: list[str]) -> SaleRow | BadRow:
+    """One CSV record as a :class:`SaleRow`, or a :class:`BadRow` that names the problem.
+
+    The checks are ordered so that a good row (nearly every row) costs a few cheap tests;
+    the per-field messages are only worked out for a bad one.
+    """
     if len(fields) != len(EXPECTED_HEADER):
         return BadRow(line, f"expected {len(EXPECTED_HEADER)} columns, found {len(fields)}")
-    user, product, category, price, discount, final, payment, when = (f.strip() for f in fields)
-    for name, value in (("User_ID", user), ("Product_ID", product), ("Category", category),
-                        ("Payment_Method", payment)):  # fmt: skip
-        if not value:
-            return BadRow(line, f"empty {name}")
-    for name, value in (("Price (Rs.)", price), ("Final_Price(Rs.)", final), ("Discount (%)", discount)):
-        if not _is_plain_number(value):
-            return BadRow(line, f"{name} is not a number: {value!r}")
-    try:
-        iso_date = datetime.strptime(when, "%d-%m-%Y").date().isoformat()
-    except ValueError:
+    user, product, category, price, discount, final, payment, when = [f.strip() for f in fields]
+    if not (user and product and category and payment):
+        for name, value in (("User_ID", user), ("Product_ID", product), ("Category", category),
+                            ("Payment_Method", payment)):  # fmt: skip
+            if not value:
+                return BadRow(line, f"empty {name}")
+    number = _PLAIN_NUMBER.fullmatch
+    if not (number(price) and number(final) and number(discount)):
+        for name, value in (("Price (Rs.)", price), ("Final_Price(Rs.)", final), ("Discount (%)", discount)):
+            if not number(value):
+                return BadRow(line, f"{name} is not a number: {value!r}")
+    iso_date = _iso_date(when)
+    if iso_date is None:
         return BadRow(line, f"Purchase_Date is not dd-mm-yyyy: {when!r}")
-    discount_number = float(discount)
-    return SaleRow(
-        line, user, product, category, price,
-        int(discount_number) if discount_number.is_integer() else discount_number,
-        final, payment, iso_date,
-    )  # fmt: skip
+    return SaleRow(line, user, product, category, price, _discount(discount), final, payment, iso_date)
 
 
-def _is_plain_number(text: str) -> bool:
-    return bool(text) and set(text) <= _NUMBER_CHARS and text.count(".") <= 1 and text != "."
+@lru_cache(maxsize=1024)
+def _discount(text: str) -> int | float:
+    """``25`` -> 25, ``12.5`` -> 12.5 (a JSON number, as the contract wants); cached."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+@lru_cache(maxsize=8192)
+def _iso_date(text: str) -> str | None:
+    """``dd-mm-yyyy`` -> ``yyyy-mm-dd``, or None; cached, since a file has few distinct dates."""
+    match = _DD_MM_YYYY.fullmatch(text)
+    if match is None:
+        return None
+    day, month, year = match.groups()
+    try:
+        return date(int(year), int(month), int(day)).isoformat()
+    except ValueError:
+        return None
 
 
 def count_data_lines(path: Path) -> int:

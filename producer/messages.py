@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -32,6 +33,29 @@ def rfc3339_ms(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+class _EventClock:
+    """``now`` as RFC 3339 with milliseconds, formatting the date and time once per second.
+
+    ``strftime`` per message was a fifth of the producer's CPU; only the milliseconds change
+    between most messages.
+    """
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        ms = time.time_ns() // 1_000_000
+        second, millis = divmod(ms, 1000)
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        return f"{self._prefix}{millis:03d}Z"
+
+
+_clock = _EventClock()
+
+
 def to_record(row: SaleRow, tx_id: str, event_time: str) -> dict:
     return {
         "transaction_id": tx_id,
@@ -48,7 +72,7 @@ def to_record(row: SaleRow, tx_id: str, event_time: str) -> dict:
 
 
 def to_message(row: SaleRow, tx_id: str, now: datetime | None = None) -> Message:
-    event_time = rfc3339_ms(now or datetime.now(UTC))
+    event_time = rfc3339_ms(now) if now is not None else _clock.now()
     record = to_record(row, tx_id, event_time)
     return Message(orjson.dumps(record), {"transaction_id": tx_id, "event_time": event_time}, tx_id)
 

@@ -2,8 +2,9 @@
 
 Why not Beam's ``WriteToBigTable``: it builds ``DirectRow`` objects and goes through the
 high-level client, whose per-row Python overhead is the bottleneck (DESIGN.md: ~6,000 rows/s
-against ~35,000 for raw protobuf requests through the generated layer). This module builds the
-``MutateRowsRequest`` protobuf directly and sends it with the generated (GAPIC) client that
+against ~35,000 for raw protobuf requests through the generated layer). This module encodes
+each row's ``MutateRowsRequest`` entry directly (:mod:`template.mutations`) and sends batches
+with the generated (GAPIC) client that
 ``google.cloud.bigtable.Client`` creates, so credentials (ADC), the routing header
 (``x-goog-request-params``) and the emulator switch (``BIGTABLE_EMULATOR_HOST``) are the
 library's own.
@@ -35,18 +36,15 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 from google.api_core import exceptions as api_exceptions
 from google.cloud.bigtable_v2.types import bigtable as bigtable_types
-from google.cloud.bigtable_v2.types import data as data_types
 
 from template.bigtable_row import BigtableRow
 from template.dead_letters import DeadLetter, dead_letter
 from template.metrics import METRICS_NAMESPACE
+from template.mutations import encode_entry, mutate_rows_request
 
 _LOG = logging.getLogger(__name__)
 
-_MutateRowsRequest = bigtable_types.MutateRowsRequest.pb()
-_Entry = _MutateRowsRequest.Entry
-_Mutation = data_types.Mutation.pb()
-_SetCell = _Mutation.SetCell
+_Entry = bytes  # an encoded MutateRowsRequest.Entry
 
 MAX_MUTATIONS_PER_CALL = 100_000
 """Bigtable's limit on the mutations of one ``MutateRows`` request."""
@@ -129,25 +127,6 @@ class WriteOutcome(NamedTuple):
     calls: int
 
 
-def build_entry(row: BigtableRow, family: str) -> _Entry:
-    """One ``MutateRowsRequest.Entry``: a SetCell per cell, all stamped with the event time."""
-    timestamp = row.timestamp_micros
-    return _Entry(
-        row_key=row.row_key,
-        mutations=[
-            _Mutation(
-                set_cell=_SetCell(
-                    family_name=family,
-                    column_qualifier=qualifier,
-                    timestamp_micros=timestamp,
-                    value=value,
-                )
-            )
-            for qualifier, value in row.cells
-        ],
-    )
-
-
 class BigtableBatchWriter:
     """Sends one batch of rows and settles every row: written, dead letter, or raise.
 
@@ -219,11 +198,7 @@ class BigtableBatchWriter:
         return WriteOutcome(len(entries) - len(failed), failed, calls)
 
     def _send(self, entries: list[_Entry]) -> tuple[dict[int, tuple[int, str]], Exception | None]:
-        request = _MutateRowsRequest(
-            table_name=self._target.table_name,
-            app_profile_id=self._target.app_profile_id,
-            entries=entries,
-        )
+        request = mutate_rows_request(self._target.table_name, self._target.app_profile_id, entries)
         statuses: dict[int, tuple[int, str]] = {}
         try:
             responses = self._mutate_rows(
@@ -286,8 +261,8 @@ class _WriteRowsFn(beam.DoFn):
         self._reset()
 
     def process(self, row: BigtableRow, element=beam.DoFn.WindowedValueParam):
-        entry = build_entry(row, self._target.column_family)
-        size = entry.ByteSize()
+        entry = encode_entry(row, self._target.column_family)
+        size = len(entry)
         mutations = len(row.cells)
         limits = self._limits
         outputs = ()

@@ -4,7 +4,8 @@ import pytest
 from google.cloud import bigtable
 
 from template.bigtable_row import BigtableRow
-from template.bigtable_writer import BigtableBatchWriter, BigtableTarget, RetryPolicy, build_entry
+from template.bigtable_writer import BigtableBatchWriter, BigtableTarget, RetryPolicy
+from template.mutations import encode_entry
 from tests.integration.harness import INSTANCE, PROJECT, provision_for_test, read_rows
 
 pytestmark = pytest.mark.integration
@@ -20,7 +21,7 @@ def test_rows_of_an_unknown_family_fail_alone_after_bounded_tries_while_batch_ma
         on_retry=retried.append,
     )  # fmt: skip
     rows = [BigtableRow(f"u#{i:013d}#t{i}".encode(), ((b"price", f"{i}.00".encode()),), 5000, None) for i in range(300)]
-    entries = [build_entry(row, "nope" if i % 100 == 7 else "dados") for i, row in enumerate(rows)]
+    entries = [encode_entry(row, "nope" if i % 100 == 7 else "dados") for i, row in enumerate(rows)]
 
     outcome = writer.write(entries)
 

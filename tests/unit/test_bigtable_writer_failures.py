@@ -17,8 +17,8 @@ from template.bigtable_writer import (
     BigtableUnavailable,
     FailedEntry,
     RetryPolicy,
-    build_entry,
 )
+from template.mutations import encode_entry
 
 TARGET = BigtableTarget("local-project", "local-instance", "transacoes", "dados")
 POLICY = RetryPolicy(max_entry_tries=3, max_outage_tries=4)
@@ -26,7 +26,7 @@ POLICY = RetryPolicy(max_entry_tries=3, max_outage_tries=4)
 
 def rows(n: int) -> list:
     return [
-        build_entry(BigtableRow(f"u#{i:013d}#t{i}".encode(), ((b"price", b"1.00"),), 1000, None), "dados")
+        encode_entry(BigtableRow(f"u#{i:013d}#t{i}".encode(), ((b"price", b"1.00"),), 1000, None), "dados")
         for i in range(n)
     ]
 

@@ -1,0 +1,115 @@
+"""Timing and CPU accounting, alternation of contenders, medians, and the results table."""
+
+from __future__ import annotations
+
+import gc
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One run: how many rows, how long (wall), and how much CPU it cost."""
+
+    rows: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else float("inf")
+
+    @property
+    def cpu_per_10k(self) -> float:
+        return self.cpu_seconds / self.rows * 10_000 if self.rows else float("nan")
+
+
+def _cpu_now() -> float:
+    """CPU of this process (all threads) and of its finished children, in seconds."""
+    own = time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own + children.ru_utime + children.ru_stime
+
+
+def measure(work: Callable[[], int]) -> Sample:
+    """Run ``work`` (which returns how many rows it handled) and time it, wall and CPU.
+
+    CPU counts this process and any child it waited for, so a subprocess contender is
+    measured the same way as an in-process one.
+    """
+    gc.collect()
+    cpu = _cpu_now()
+    start = time.perf_counter()
+    rows = work()
+    seconds = time.perf_counter() - start
+    return Sample(rows, seconds, _cpu_now() - cpu)
+
+
+def median(samples: list[Sample]) -> Sample:
+    """The median of each measure (rows must agree: same data in every round)."""
+    rows = {s.rows for s in samples}
+    if len(rows) != 1:
+        raise AssertionError(f"rounds handled different row counts: {sorted(rows)}")
+    return Sample(rows.pop(), statistics.median(s.seconds for s in samples),
+                  statistics.median(s.cpu_seconds for s in samples))  # fmt: skip
+
+
+class Contender(NamedTuple):
+    """What is measured (returns rows handled), and what must happen before it, unmeasured."""
+
+    work: Callable[[], int]
+    setup: Callable[[], None] = lambda: None
+
+
+def alternate(contenders: dict[str, Contender], rounds: int, log=print) -> dict[str, Sample]:
+    """Run every contender once per round, in turn (A B A B ...); return each one's median."""
+    samples: dict[str, list[Sample]] = {name: [] for name in contenders}
+    for round_number in range(1, rounds + 1):
+        for name, contender in contenders.items():
+            contender.setup()
+            sample = measure(contender.work)
+            samples[name].append(sample)
+            log(f"  round {round_number}/{rounds} {name:<28} {sample.rows:>7} rows {sample.seconds:7.2f}s "
+                f"{sample.rows_per_second:>9,.0f}/s cpu {sample.cpu_seconds:6.2f}s")  # fmt: skip
+    return {name: median(found) for name, found in samples.items()}
+
+
+@dataclass
+class Result:
+    """One line of the table: a workload, its baseline and ours."""
+
+    workload: str
+    baseline_name: str
+    ours_name: str
+    baseline: Sample
+    ours: Sample
+    goal: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def speedup(self) -> float:
+        return self.ours.rows_per_second / self.baseline.rows_per_second
+
+    @property
+    def cpu_ratio(self) -> float:
+        """Baseline CPU per row / ours: how many times cheaper ours is."""
+        return self.baseline.cpu_per_10k / self.ours.cpu_per_10k
+
+
+HEADER = ("workload", "baseline", "ours", "rows/s baseline", "rows/s ours", "CPU-s/10k baseline",
+          "CPU-s/10k ours", "speed ratio", "CPU ratio", "goal")  # fmt: skip
+
+
+def table(results: list[Result]) -> str:
+    """The results as a Markdown table (readable as plain text too)."""
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
+    for r in results:
+        cells = (r.workload, r.baseline_name, r.ours_name, f"{r.baseline.rows_per_second:,.0f}",
+                 f"{r.ours.rows_per_second:,.0f}", f"{r.baseline.cpu_per_10k:.3f}", f"{r.ours.cpu_per_10k:.3f}",
+                 f"{r.speedup:.1f}×", f"{r.cpu_ratio:.1f}×", r.goal)  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

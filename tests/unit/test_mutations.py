@@ -1,0 +1,56 @@
+"""Our hand-encoded MutateRows entries are byte for byte what the protobuf library builds."""
+
+import pytest
+from google.cloud.bigtable_v2.types import bigtable as bigtable_types
+from google.cloud.bigtable_v2.types import data as data_types
+
+from template.bigtable_row import BigtableRow
+from template.mutations import encode_entry, mutate_rows_request, varint
+
+Request = bigtable_types.MutateRowsRequest.pb()
+Mutation = data_types.Mutation.pb()
+
+
+def library_entry(row: BigtableRow, family: str):
+    return Request.Entry(
+        row_key=row.row_key,
+        mutations=[
+            Mutation(set_cell=Mutation.SetCell(family_name=family, column_qualifier=q, timestamp_micros=row.timestamp_micros, value=v))
+            for q, v in row.cells
+        ],
+    )
+
+
+ROWS = [
+    BigtableRow(b"02428050#8235030767923#r:0:2", ((b"price", b"332.00"), (b"category", b"Home & Kitchen")), 1_764_969_232_076_000, None),
+    BigtableRow(b"u" * 300, ((b"q" * 200, b"v" * 20_000), (b"empty", b"")), 0, None),  # multi-byte lengths
+    BigtableRow("usuário#0000000000000#ação".encode(), ((b"payment", "Cartão".encode()),), 9_999_999_999_999_000, None),
+    BigtableRow(b"k", (), 1000, None),  # no cells
+]
+
+
+@pytest.mark.parametrize("row", ROWS)
+@pytest.mark.parametrize("family", ["dados", "f" * 64])
+def test_entry_bytes_equal_the_library_encoding(row, family):
+    expected = library_entry(row, family)
+    assert encode_entry(row, family) == expected.SerializeToString(deterministic=True)
+    assert Request.Entry.FromString(encode_entry(row, family)) == expected
+
+
+@pytest.mark.parametrize("app_profile", ["", "writes"])
+def test_request_of_encoded_entries(app_profile):
+    table = "projects/local-project/instances/local-instance/tables/transacoes"
+    request = mutate_rows_request(table, app_profile, [encode_entry(r, "dados") for r in ROWS])
+    assert request == Request(table_name=table, app_profile_id=app_profile, entries=[library_entry(r, "dados") for r in ROWS])
+
+
+@pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 16_383, 16_384, 2**35, 2**63 - 1])
+def test_varint(value):
+    from google.protobuf.internal.encoder import _VarintBytes
+
+    assert varint(value) == _VarintBytes(value)
+
+
+def test_negative_timestamps_are_refused():
+    with pytest.raises(ValueError, match="negative"):
+        encode_entry(BigtableRow(b"k", ((b"q", b"v"),), -1, None), "dados")
