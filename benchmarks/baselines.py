@@ -15,6 +15,7 @@ from google.cloud.bigtable.row import DirectRow
 
 from template.bigtable_row import BigtableRow
 from template.contract import MAX_EVENT_MS, MAX_MESSAGE_BYTES, REQUIRED_FIELDS
+from template.mutations import MutateRowsRequestPb
 
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _USER_ID = re.compile(r"[^#\x00-\x1f\x7f-\x9f]{1,64}")
@@ -104,8 +105,9 @@ def cells_of_direct_row(row: DirectRow) -> tuple:
     return row.row_key, cells
 
 
-def cells_of_entry(entry) -> tuple:
-    """The same view of one of our ``MutateRowsRequest.Entry`` protobufs."""
+def cells_of_entry(encoded: bytes) -> tuple:
+    """The same view of one of our encoded ``MutateRowsRequest.Entry``."""
+    entry = MutateRowsRequestPb.Entry.FromString(encoded)
     cells = tuple(
         (m.set_cell.family_name, m.set_cell.column_qualifier, m.set_cell.value, m.set_cell.timestamp_micros)
         for m in entry.mutations

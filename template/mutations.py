@@ -22,35 +22,15 @@ from functools import lru_cache
 
 from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 
+from producer.protowire import SHORT, SHORT_VARINTS, length_delimited, tag, varint
 from template.bigtable_row import BigtableRow
 
 MutateRowsRequestPb = bigtable_types.MutateRowsRequest.pb()
 
-# Tags: (field number << 3) | wire type, where 0 is a varint and 2 is length-delimited.
-_FIELD_1_BYTES = b"\x0a"
-_FIELD_2_BYTES = b"\x12"
-_FIELD_3_BYTES = b"\x1a"
-_FIELD_3_VARINT = b"\x18"
-_FIELD_4_BYTES = b"\x22"
-_ONE_BYTE_VARINTS = tuple(bytes((n,)) for n in range(128))
-
-
-def varint(value: int) -> bytes:
-    """Protobuf's base-128 varint of a non-negative integer."""
-    if value < 128:
-        if value < 0:
-            raise ValueError(f"cannot encode a negative value as a varint here: {value}")
-        return _ONE_BYTE_VARINTS[value]
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _field(tag: bytes, payload: bytes) -> bytes:
-    return tag + varint(len(payload)) + payload
+_FIELD_1_BYTES = tag(1, 2)
+_FIELD_2_BYTES = tag(2, 2)
+_FIELD_3_VARINT = tag(3, 0)
+_FIELD_4_BYTES = tag(4, 2)
 
 
 class _CellHeads(dict):
@@ -58,10 +38,10 @@ class _CellHeads(dict):
 
     def __init__(self, family: str) -> None:
         super().__init__()
-        self._family_field = _field(_FIELD_1_BYTES, family.encode())
+        self._family_field = length_delimited(1, family.encode())
 
     def __missing__(self, qualifier: bytes) -> bytes:
-        head = self[qualifier] = self._family_field + _field(_FIELD_2_BYTES, qualifier)
+        head = self[qualifier] = self._family_field + length_delimited(2, qualifier)
         return head
 
 
@@ -74,33 +54,33 @@ def encode_entry(row: BigtableRow, family: str) -> bytes:
     """One ``MutateRowsRequest.Entry``: a SetCell per cell, all stamped with the row's timestamp.
 
     Like protobuf itself, a field holding its default (timestamp 0, an empty value) is left out.
-    Lengths under 128 (nearly all) take the one-byte varint table without a call.
+    Lengths under ``SHORT`` (16,384: nearly all) come from a table of varints, without a call.
     """
     heads = _cell_heads(family)
-    short = _ONE_BYTE_VARINTS
+    short = SHORT_VARINTS
     timestamp = _FIELD_3_VARINT + varint(row.timestamp_micros) if row.timestamp_micros else b""
     key = row.row_key
-    parts = [_FIELD_1_BYTES, short[len(key)] if len(key) < 128 else varint(len(key)), key]
+    parts = [_FIELD_1_BYTES, short[len(key)] if len(key) < SHORT else varint(len(key)), key]
     for qualifier, value in row.cells:
         size = len(value)
-        if size >= 128:
+        if size >= SHORT:
             set_cell = heads[qualifier] + timestamp + _FIELD_4_BYTES + varint(size) + value
         elif size:
             set_cell = heads[qualifier] + timestamp + _FIELD_4_BYTES + short[size] + value
         else:
             set_cell = heads[qualifier] + timestamp
         size = len(set_cell)
-        mutation = _FIELD_1_BYTES + (short[size] if size < 128 else varint(size)) + set_cell
+        mutation = _FIELD_1_BYTES + (short[size] if size < SHORT else varint(size)) + set_cell
         size = len(mutation)
-        parts += (_FIELD_2_BYTES, short[size] if size < 128 else varint(size), mutation)
+        parts += (_FIELD_2_BYTES, short[size] if size < SHORT else varint(size), mutation)
     return b"".join(parts)
 
 
 def mutate_rows_request(table_name: str, app_profile_id: str, entries: Sequence[bytes]):
     """The ``MutateRowsRequest`` protobuf of encoded entries (parsed once, in C)."""
-    parts = [_field(_FIELD_1_BYTES, table_name.encode())]
+    parts = [length_delimited(1, table_name.encode())]
     if app_profile_id:
-        parts.append(_field(_FIELD_3_BYTES, app_profile_id.encode()))
+        parts.append(length_delimited(3, app_profile_id.encode()))
     for entry in entries:
         parts += (_FIELD_2_BYTES, varint(len(entry)), entry)
     return MutateRowsRequestPb.FromString(b"".join(parts))

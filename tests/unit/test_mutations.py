@@ -5,7 +5,7 @@ from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 from google.cloud.bigtable_v2.types import data as data_types
 
 from template.bigtable_row import BigtableRow
-from template.mutations import encode_entry, mutate_rows_request, varint
+from template.mutations import encode_entry, mutate_rows_request
 
 Request = bigtable_types.MutateRowsRequest.pb()
 Mutation = data_types.Mutation.pb()
@@ -42,13 +42,6 @@ def test_request_of_encoded_entries(app_profile):
     table = "projects/local-project/instances/local-instance/tables/transacoes"
     request = mutate_rows_request(table, app_profile, [encode_entry(r, "dados") for r in ROWS])
     assert request == Request(table_name=table, app_profile_id=app_profile, entries=[library_entry(r, "dados") for r in ROWS])
-
-
-@pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 16_383, 16_384, 2**35, 2**63 - 1])
-def test_varint(value):
-    from google.protobuf.internal.encoder import _VarintBytes
-
-    assert varint(value) == _VarintBytes(value)
 
 
 def test_negative_timestamps_are_refused():
