@@ -24,6 +24,7 @@ RUN pip install --no-cache-dir --require-hashes -r requirements.lock \
 
 COPY pyproject.toml README.md ./
 COPY template/ template/
+COPY producer/ producer/
 RUN pip install --no-cache-dir --no-deps . \
     && pip check
 

@@ -65,8 +65,11 @@ def _ceiling(topic: str, limit: int) -> tuple[int, object]:
 
     message_pb, request_pb, response_pb = PubsubMessage.pb(), PublishRequest.pb(), PublishResponse.pb()
     channel = pubsub_v1.PublisherClient()._transport.grpc_channel  # the client's own channel and credentials
-    publish = channel.unary_unary("/google.pubsub.v1.Publisher/Publish", request_serializer=request_pb.SerializeToString,
-                                  response_deserializer=response_pb.FromString)  # fmt: skip
+    publish = channel.unary_unary(
+        "/google.pubsub.v1.Publisher/Publish",
+        request_serializer=request_pb.SerializeToString,
+        response_deserializer=response_pb.FromString,
+    )
     built = [message_pb(data=m.data, attributes=m.attributes) for m in _sample_messages(limit)]
     requests = [request_pb(topic=topic, messages=built[i : i + 1000]) for i in range(0, len(built), 1000)]
 
@@ -92,8 +95,8 @@ def child(contender: str, topic: str, limit: int) -> None:
 
 
 def _run_child(contender: str, topic: str, limit: int) -> Sample:
-    done = subprocess.run([sys.executable, "-m", "benchmarks.publish", contender, "--topic", topic, "--limit", str(limit)],
-                          capture_output=True, text=True, env=os.environ.copy(), timeout=900)  # fmt: skip
+    command = [sys.executable, "-m", "benchmarks.publish", contender, "--topic", topic, "--limit", str(limit)]
+    done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"{contender} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     found = json.loads(done.stdout.strip().splitlines()[-1])
