@@ -8,7 +8,7 @@ WITH_EMULATORS := $(BIN)/python -m template.local.emulators run --log-dir $(LOG_
 # `make lookup USER=<id>`: only a USER given on the command line counts (not the login name).
 LOOKUP_USER := $(if $(filter command line,$(origin USER)),$(USER),)
 
-.PHONY: help install test unit integration lint demo lookup lock clean
+.PHONY: help install test unit integration lint demo bench lookup lock clean
 
 help:
 	@echo "make demo         run the whole system on the local emulators"
@@ -16,6 +16,7 @@ help:
 	@echo "make unit         unit tests only (seconds, no emulators)"
 	@echo "make integration  integration tests only (emulators started here)"
 	@echo "make lint         ruff"
+	@echo "make bench        benchmarks against their baselines (~10 min); writes benchmarks/RESULTS.md"
 	@echo "make lookup USER=<user_id>   a user's latest transactions"
 
 install: $(STAMP)
@@ -42,6 +43,10 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m template.local.demo --log-dir $(LOG_DIR)
+
+# `make bench BENCH_ARGS="--only sink --rounds 5"` to narrow it; see `python -m benchmarks --help`.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks --log-dir $(LOG_DIR)/bench $(BENCH_ARGS)
 
 lookup: $(STAMP)
 	@test -n "$(LOOKUP_USER)" || { echo "usage: make lookup USER=<user_id> [N=5] (with the emulators' variables set)" >&2; exit 2; }

@@ -7,7 +7,7 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 
@@ -18,6 +18,11 @@ class Sample:
     rows: int
     seconds: float
     cpu_seconds: float
+
+    @property
+    def measurable(self) -> bool:
+        """False for a difference of two runs lost in noise (tiny smoke-test sizes)."""
+        return self.seconds > 0 and self.cpu_seconds > 0
 
     @property
     def rows_per_second(self) -> float:
@@ -81,17 +86,41 @@ def alternate(contenders: dict[str, Contender], rounds: int, log=print) -> dict[
     return {name: median(found) for name, found in samples.items()}
 
 
+class Goal(NamedTuple):
+    """What an issue asks of a workload, and how to tell from a result whether it is met."""
+
+    text: str
+    met: Callable[[Result], bool]
+
+
+def faster(times: float) -> Goal:
+    return Goal(f"≥ {times:g}× rows/s", lambda r: r.speedup >= times)
+
+
+def cheaper(times: float) -> Goal:
+    return Goal(f"≤ 1/{times:g} of the CPU per row", lambda r: r.cpu_ratio >= times)
+
+
 @dataclass
 class Result:
-    """One line of the table: a workload, its baseline and ours."""
+    """One line of the table: a workload, its baseline and ours, and the goal if there is one."""
 
     workload: str
     baseline_name: str
     ours_name: str
     baseline: Sample
     ours: Sample
-    goal: str = ""
-    notes: list[str] = field(default_factory=list)
+    goal: Goal | None = None
+
+    def verdict(self) -> str | None:
+        """``- workload: goal: met (...)`` or None when the line has no goal."""
+        if self.goal is None:
+            return None
+        if not (self.baseline.measurable and self.ours.measurable):
+            return f"- {self.workload}: {self.goal.text}: not measurable at this size (lost in noise)"
+        met = "met" if self.goal.met(self) else "NOT met"
+        return (f"- {self.workload}: {self.goal.text}: **{met}** ({self.speedup:.1f}× rows/s, "
+                f"{self.cpu_ratio:.1f}× less CPU per row)")  # fmt: skip
 
     @property
     def speedup(self) -> float:
@@ -111,8 +140,12 @@ def table(results: list[Result]) -> str:
     """The results as a Markdown table (readable as plain text too)."""
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
     for r in results:
-        cells = (r.workload, r.baseline_name, r.ours_name, f"{r.baseline.rows_per_second:,.0f}",
-                 f"{r.ours.rows_per_second:,.0f}", f"{r.baseline.cpu_per_10k:.3f}", f"{r.ours.cpu_per_10k:.3f}",
-                 f"{r.speedup:.1f}×", f"{r.cpu_ratio:.1f}×", r.goal)  # fmt: skip
+        if r.baseline.measurable and r.ours.measurable:
+            figures = (f"{r.baseline.rows_per_second:,.0f}", f"{r.ours.rows_per_second:,.0f}",
+                       f"{r.baseline.cpu_per_10k:.3f}", f"{r.ours.cpu_per_10k:.3f}", f"{r.speedup:.1f}×",
+                       f"{r.cpu_ratio:.1f}×")  # fmt: skip
+        else:
+            figures = ("n/a",) * 6
+        cells = (r.workload, r.baseline_name, r.ours_name, *figures, r.goal.text if r.goal else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

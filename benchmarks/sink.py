@@ -25,7 +25,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from benchmarks import workloads
 from benchmarks.baselines import to_direct_row
-from benchmarks.measure import Contender, Result, Sample, alternate
+from benchmarks.measure import Contender, Result, Sample, alternate, cheaper, faster
 from template.bigtable_writer import BigtableTarget
 from template.bigtable_writer import WriteToBigtable as OurWriteToBigtable
 from template.pipeline import ROWS, parse_and_validate
@@ -64,6 +64,14 @@ def table_digest(name: str) -> tuple[int, str]:
                 for cell in cells:
                     digest.update(f"|{family}:{qualifier!r}={cell.value!r}@{cell.timestamp.isoformat()}".encode())
     return rows, digest.hexdigest()
+
+
+def same_rows(baseline_table: str, ours_table: str, expected_rows: int, log=print) -> None:
+    """Both tables hold the same cells, ``expected_rows`` rows of them; raise if not."""
+    found = {name: table_digest(name) for name in (baseline_table, ours_table)}
+    if found[baseline_table] != found[ours_table] or found[ours_table][0] != expected_rows:
+        raise AssertionError(f"the sinks wrote different rows: {found} (expected {expected_rows} rows)")
+    log(f"  same {expected_rows:,} rows in both tables (sha256 {found[ours_table][1][:16]}...)")
 
 
 class _Drop(beam.DoFn):
@@ -127,11 +135,7 @@ def run(count: int, rounds: int, work_dir: Path, log=print) -> list[Result]:
         "WriteToBigTable": Contender(baseline, lambda: fresh_table(baseline_table)),
         "ours": Contender(ours, lambda: fresh_table(ours_table)),
     }, rounds, log)  # fmt: skip
-    expected_rows = count
-    found = {name: table_digest(name) for name in (baseline_table, ours_table)}
-    if found[baseline_table] != found[ours_table] or found[ours_table][0] != expected_rows:
-        raise AssertionError(f"the sinks wrote different rows: {found} (expected {expected_rows} rows)")
-    log(f"  same {expected_rows:,} rows in both tables (sha256 {found[ours_table][1][:16]}...)")
+    same_rows(baseline_table, ours_table, count, log)
 
     def write_stage(sample: Sample) -> Sample:
         prefix = medians["no sink"]
@@ -139,8 +143,8 @@ def run(count: int, rounds: int, work_dir: Path, log=print) -> list[Result]:
 
     return [
         Result("sink: whole pipeline", "WriteToBigTable", "ours", medians["WriteToBigTable"], medians["ours"],
-               goal="≥ 2× rows/s"),
+               goal=faster(2)),
         Result("sink: write stage only", "DirectRow + WriteToBigTable", "ours", write_stage(medians["WriteToBigTable"]),
-               write_stage(medians["ours"]), goal="≤ 1/5 CPU per row (CPU ratio ≥ 5×)"),
+               write_stage(medians["ours"]), goal=cheaper(5)),
     ]  # fmt: skip
 
