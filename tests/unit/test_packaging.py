@@ -18,6 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from producer.cli import TOPIC_FORM as PRODUCER_TOPIC_FORM
 from template.options import FORMS, PARAMETERS, TransactionsOptions
+from tests.images import copied_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 METADATA = json.loads((ROOT / "metadata.json").read_text())
@@ -210,16 +211,6 @@ def test_spec_merge_restores_streaming_fields_and_sets_the_worker_image(tmp_path
         assert spec["metadata"][field] == METADATA[field]
     assert spec["defaultEnvironment"]["sdkContainerImage"] == image
     assert spec["metadata"]["parameters"] == METADATA["parameters"]
-
-
-def copied_sources(dockerfile: Path) -> list[str]:
-    """The build-context paths a Dockerfile COPYs (not those copied from other stages)."""
-    sources = []
-    for line in dockerfile.read_text().splitlines():
-        words = line.split()
-        if words[:1] == ["COPY"] and not any(w.startswith("--from") for w in words):
-            sources += [w for w in words[1:-1] if not w.startswith("--")]
-    return sources
 
 
 def dockerignore_allows(path: str) -> bool:

@@ -1,0 +1,165 @@
+"""The launch contract: template/main.py run the way the Flex Template launcher runs it.
+
+The image (Dockerfile) is rebuilt here as far as a machine without Docker allows: a clean
+virtual environment gets the hash-locked requirements.lock alone (``--require-hashes``, then
+``pip check``), then the project from a copy of exactly what the Dockerfile COPYs, with no
+dependencies (``--no-deps``). Then ``python <copy>/template/main.py`` runs from that copy, as
+``FLEX_TEMPLATE_PYTHON_PY_FILE`` does, with the metadata.json parameters as ``--name=value`` and
+the options the launcher adds. Only the runner differs (the launcher says DataflowRunner): the
+local one is used, against the emulators, and the rows must land.
+
+The environment is cached under .local/ by the hash of requirements.lock (a fresh clone builds
+it once, in about a minute with pip's cache warm).
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.images import copied_sources
+from tests.integration.harness import (
+    INSTANCE,
+    PROJECT,
+    provision_for_test,
+    publish,
+    pull_dead_letters,
+    read_rows,
+    wait_for_rows,
+)
+from tests.messages import attributes_of, encode, invalid_messages, valid_record
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+METADATA = json.loads((ROOT / "metadata.json").read_text())
+PYTHON = shutil.which("python3.11") or sys.executable
+
+
+def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    assert done.returncode == 0, f"{' '.join(command)}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+@pytest.fixture(scope="session")
+def image(tmp_path_factory) -> tuple[Path, Path]:
+    """(python of the clean environment, the image's working directory with the copied sources)."""
+    lock = ROOT / "requirements.lock"
+    venv = ROOT / ".local" / "launch-contract-venv"
+    stamp = venv / "lock.sha256"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    python = venv / "bin" / "python"
+    if not stamp.exists() or stamp.read_text() != digest:
+        shutil.rmtree(venv, ignore_errors=True)
+        _run([PYTHON, "-m", "venv", str(venv)])
+        _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes",
+              "-r", str(lock)], timeout=900)  # fmt: skip
+        _run([str(python), "-m", "pip", "check"])
+        stamp.write_text(digest)
+    workdir = tmp_path_factory.mktemp("template")  # the image's WORKDIR
+    for source in copied_sources(ROOT / "Dockerfile"):
+        if source == "requirements.lock":
+            continue
+        path = ROOT / source
+        if path.is_dir():
+            shutil.copytree(path, workdir / source, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(path, workdir / source)
+    _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+          "--force-reinstall", str(workdir)], timeout=300)  # fmt: skip
+    _run([str(python), "-m", "pip", "check"])
+    return python, workdir
+
+
+def launcher_environment(emulators) -> dict[str, str]:
+    """No PYTHONPATH and nothing from the test run but the emulators' addresses."""
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **emulators.environment()}
+
+
+def launch_command(python: Path, workdir: Path, parameters: dict[str, str], tmp_path: Path) -> list[str]:
+    names = {p["name"] for p in METADATA["parameters"]}
+    assert set(parameters) <= names, "only metadata.json parameters are passed as parameters"
+    launcher_options = [  # what the launcher adds; the runner is the local one instead of DataflowRunner
+        "--runner=DirectRunner",
+        f"--project={PROJECT}",
+        "--region=us-central1",
+        "--job_name=launch-contract",
+        f"--staging_location={tmp_path / 'staging'}",
+        f"--temp_location={tmp_path / 'temp'}",
+        f"--template_location={tmp_path / 'template.json'}",
+        "--sdk_container_image=us-central1-docker.pkg.dev/my-project/dataflow/transacoes-template:v1",
+    ]
+    return [str(python), str(workdir / "template" / "main.py"), *[f"--{k}={v}" for k, v in parameters.items()],
+            *launcher_options]  # fmt: skip
+
+
+def test_the_image_runs_the_installed_package_not_the_source_tree(image):
+    python, workdir = image
+    found = _run([str(python), "-c", "import template, producer; print(template.__file__, producer.__file__)"],
+                 cwd=workdir / "template", env={"PATH": os.environ["PATH"]}).stdout.split()  # fmt: skip
+    assert all("site-packages" in path for path in found), found
+    missing = subprocess.run([str(python), "-c", "import pytest"], capture_output=True)
+    assert missing.returncode != 0, "dev dependencies leaked into the image's environment"
+
+
+def test_streaming_launch_writes_rows_and_dead_letters(image, emulators, unique, tmp_path):
+    python, workdir = image
+    resources = provision_for_test(unique)
+    parameters = {
+        "input_subscription": resources.subscription_path(resources.subscription),
+        "bigtable_instance": INSTANCE,
+        "bigtable_table": resources.table,
+        "dead_letter_topic": resources.topic_path(resources.dead_letter_topic),
+        "bigtable_project": PROJECT,
+        "column_family": "dados",
+    }
+    log = (tmp_path / "launcher.log").open("w")
+    job = subprocess.Popen(launch_command(python, workdir, parameters, tmp_path), cwd=workdir,
+                           env=launcher_environment(emulators), stdout=log, stderr=subprocess.STDOUT,
+                           start_new_session=True)  # fmt: skip
+    try:
+        time.sleep(3)
+        assert job.poll() is None, (tmp_path / "launcher.log").read_text()[-3000:]
+        records = [valid_record(i) for i in range(20)]
+        bad = invalid_messages()[:5]
+        publish(resources, [(encode(r), attributes_of(r)) for r in records]
+                + [(data, {"transaction_id": f"bad-{i}"}) for i, (data, _, _) in enumerate(bad)])  # fmt: skip
+        wait_for_rows(resources, 20, timeout=120)
+        assert {key.split(b"#")[2].decode() for key in read_rows(resources)} == {r["transaction_id"] for r in records}
+        letters = pull_dead_letters(resources, 5, timeout=60)
+        assert sorted((m.attributes["error_stage"], m.attributes["error_reason"]) for m in letters) == sorted(
+            (stage, reason) for _, stage, reason in bad
+        )
+    finally:
+        os.killpg(job.pid, 15)
+        job.wait(timeout=30)
+        log.close()
+
+
+def test_backfill_launch_runs_to_completion(image, emulators, unique, tmp_path):
+    python, workdir = image
+    resources = provision_for_test(unique)
+    csv_path = tmp_path / "sales.csv"
+    csv_path.write_text(
+        "User_ID,Product_ID,Category,Price (Rs.),Discount (%),Final_Price(Rs.),Payment_Method,Purchase_Date\n"
+        "02428050,45a95ff7,Sports,323.1,25,242.33,Credit Card,12-04-2024\n"
+        "98857e41,9ff92da9,Books,100,10,50,UPI,09-11-2024\n"  # final price mismatch
+    )
+    parameters = {
+        "input_file": str(csv_path),
+        "bigtable_instance": INSTANCE,
+        "bigtable_table": resources.table,
+        "dead_letter_topic": resources.topic_path(resources.dead_letter_topic),
+    }
+    _run(launch_command(python, workdir, parameters, tmp_path), cwd=workdir, env=launcher_environment(emulators),
+         timeout=300)  # fmt: skip
+    assert [key.split(b"#")[0] for key in read_rows(resources)] == [b"02428050"]
+    [letter] = pull_dead_letters(resources, 1, timeout=30)
+    assert letter.attributes["error_reason"] == "final_price_mismatch"
+    assert letter.data == b"98857e41,9ff92da9,Books,100,10,50,UPI,09-11-2024"
