@@ -54,7 +54,7 @@ def goals_met(results) -> list[str]:
     return [line for line in (r.verdict() for r in results) if line]
 
 
-def write_results(path: Path, args, results, latency_result, elapsed: float) -> None:
+def write_results(path: Path, args, results, latency_result, elapsed: float, revision: str) -> None:
     lines = [
         "# Benchmark results",
         "",
@@ -62,7 +62,7 @@ def write_results(path: Path, args, results, latency_result, elapsed: float) -> 
         "same run, alternating, and each figure is the median of the rounds. CPU is the benchmark process's own",
         "(all threads, plus waited-for children), not the emulators'. Nothing here is asserted by the tests.",
         "",
-        f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}, commit {commit()}",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}, commit {revision}",
         f"- machine: {machine()}",
         f"- command: `python -m benchmarks {' '.join(sys.argv[1:])}`".rstrip() + f" ({elapsed / 60:.1f} min)",
         f"- sizes: {args.rows:,} rows (sink, backfill, transform), {args.messages:,} messages (publish), "
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = args.only or list(BENCHMARKS)
     warnings.filterwarnings("ignore", message="Connecting to Bigtable emulator")
     args.log_dir.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
+    started, revision = time.monotonic(), commit()  # the code measured is the code at the start
     results, latency_result = [], None
     with stack.running(args.log_dir, PROJECT) as emulators, tempfile.TemporaryDirectory() as scratch:
         os.environ.update(emulators.environment())
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(results))
     print("\n".join(["", *goals_met(results)]))
-    write_results(args.out, args, results, latency_result, elapsed)
+    write_results(args.out, args, results, latency_result, elapsed, revision)
     print(f"\nwritten to {args.out} ({elapsed / 60:.1f} min)")
     return 0
 
