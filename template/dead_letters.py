@@ -4,8 +4,14 @@ The data is the original bytes, unchanged, so a fixed message can be replayed as
 attributes are the original ones plus ``error_stage``, ``error_reason``, ``error_detail`` and
 ``failed_at``. Publishing waits for the service's answer before the bundle ends, so a source
 message is never acknowledged before its dead letter is out.
+
+One exception: a message already near Pub/Sub's 10 MB limit may not fit once the error
+attributes are added, and a dead letter that can never be published would fail its bundle
+forever and stall the subscription. Such a dead letter keeps the first bytes that fit, and
+says so: ``error_data_truncated_from`` (the original length) and ``error_data_sha256``.
 """
 
+import hashlib
 import logging
 from collections import Counter
 from datetime import UTC, datetime
@@ -20,6 +26,8 @@ DETAIL_MAX_CHARS = 1000
 _ATTRIBUTE_VALUE_MAX_BYTES = 1024  # Pub/Sub's limit on one attribute value
 _MAX_MESSAGES_PER_PUBLISH = 1000  # Pub/Sub's limit on one PublishRequest
 _MAX_BYTES_PER_PUBLISH = 8 * 1024 * 1024  # under the 10 MB request limit, with room for attributes
+MAX_DEAD_LETTER_BYTES = 9 * 1024 * 1024
+"""Data plus attributes of one dead letter: under Pub/Sub's 10 MB, with room for the request."""
 _PUBLISH_TIMEOUT_SECONDS = 120.0
 
 _LOG = logging.getLogger(__name__)
@@ -47,7 +55,25 @@ def dead_letter(
     merged["error_reason"] = reason
     merged["error_detail"] = _truncate_detail(detail)
     merged["failed_at"] = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    return DeadLetter(bytes(data), merged)
+    return _fit(bytes(data), merged)
+
+
+def _attributes_size(attributes: dict[str, str]) -> int:
+    return sum(len(key.encode()) + len(value.encode()) for key, value in attributes.items())
+
+
+def _fit(data: bytes, attributes: dict[str, str]) -> DeadLetter:
+    """The dead letter as is, or with its data cut to fit Pub/Sub's limit (and marked so)."""
+    if len(data) + _attributes_size(attributes) <= MAX_DEAD_LETTER_BYTES:
+        return DeadLetter(data, attributes)
+    marked = {
+        **attributes,
+        "error_data_truncated_from": str(len(data)),
+        "error_data_sha256": hashlib.sha256(data).hexdigest(),
+    }
+    room = MAX_DEAD_LETTER_BYTES - _attributes_size(marked)
+    _LOG.warning("dead letter data cut from %d to %d bytes to fit Pub/Sub's message limit", len(data), room)
+    return DeadLetter(data[:room], marked)
 
 
 def _truncate_detail(detail: str) -> str:
