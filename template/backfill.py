@@ -13,7 +13,8 @@ twice rewrites the very same cells:
   user's rows still read newest first, by day.
 
 One file is read by one worker, line by line (the Kaggle format has no quoted line breaks);
-the lines are then redistributed so that parsing and writing spread over all workers.
+the lines are then redistributed, in chunks of ``LINES_PER_CHUNK``, so that parsing and
+writing spread over all workers without a shuffle cost per line.
 """
 
 from __future__ import annotations
@@ -49,10 +50,30 @@ def file_digest(path: str) -> str:
     return hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()[:12]
 
 
+LINES_PER_CHUNK = 1000
+"""Lines move between workers in chunks: one shuffle element per chunk, not per line."""
+
+
+Chunk = tuple[str, list[tuple[int, bytes]]]
+"""(file path, [(line number, line bytes), ...]): plain values, which Beam encodes cheaply."""
+
+
 class _ReadCsvLinesFn(beam.DoFn):
-    """A matched file -> its data lines, each with the file path and its 1-based line number."""
+    """A matched file -> chunks of its data lines, with their 1-based line numbers."""
 
     def process(self, readable: fileio.ReadableFile):
+        path = readable.metadata.path
+        chunk: list[tuple[int, bytes]] = []
+        for numbered in self._lines(readable):
+            chunk.append(numbered)
+            if len(chunk) >= LINES_PER_CHUNK:
+                yield path, chunk
+                chunk = []
+        if chunk:
+            yield path, chunk
+
+    @staticmethod
+    def _lines(readable: fileio.ReadableFile):
         path = readable.metadata.path
         with readable.open(compression_type=None) as raw:
             header_line = raw.readline().decode("utf-8-sig", errors="replace")
@@ -66,7 +87,13 @@ class _ReadCsvLinesFn(beam.DoFn):
             for number, line in enumerate(raw, start=2):
                 body = line.rstrip(b"\r\n")
                 if body.strip():
-                    yield SourceLine(body, {SOURCE_FILE: path, SOURCE_LINE: str(number)})
+                    yield number, body
+
+
+def source_lines(chunk: Chunk) -> list[SourceLine]:
+    """A chunk's lines as :class:`SourceLine` records, shaped like Pub/Sub messages."""
+    path, lines = chunk
+    return [SourceLine(body, {SOURCE_FILE: path, SOURCE_LINE: str(number)}) for number, body in lines]
 
 
 class ReadCsvLines(beam.PTransform):
@@ -83,6 +110,7 @@ class ReadCsvLines(beam.PTransform):
             | "OpenFiles" >> fileio.ReadMatches()
             | "ReadLines" >> beam.ParDo(_ReadCsvLinesFn())
             | "Redistribute" >> beam.Reshuffle()
+            | "Unchunk" >> beam.FlatMap(source_lines)
         )
 
 

@@ -50,3 +50,21 @@ def test_bad_lines_are_rejected_with_stage_and_reason(text, stage, reason, detai
     assert (caught.value.stage, caught.value.reason) == (stage, reason)
     if detail is not None:
         assert caught.value.detail == detail
+
+
+def test_files_are_read_in_chunks_of_numbered_lines_and_blank_lines_are_skipped(tmp_path):
+    from apache_beam.io.fileio import ReadableFile
+    from apache_beam.io.filesystem import FileMetadata
+
+    from template.backfill import LINES_PER_CHUNK, _ReadCsvLinesFn, source_lines
+
+    header = "User_ID,Product_ID,Category,Price (Rs.),Discount (%),Final_Price(Rs.),Payment_Method,Purchase_Date"
+    lines = [f"u{i},p,c,1,0,1,Cash,01-02-2024" for i in range(2 * LINES_PER_CHUNK + 500)]
+    path = tmp_path / "sales.csv"
+    path.write_bytes(("\ufeff" + header + "\r\n" + "\r\n".join(lines[:10]) + "\r\n\r\n" + "\r\n".join(lines[10:]) + "\r\n").encode())
+    chunks = list(_ReadCsvLinesFn().process(ReadableFile(FileMetadata(str(path), path.stat().st_size))))
+    assert [len(numbered) for _, numbered in chunks] == [LINES_PER_CHUNK, LINES_PER_CHUNK, 500]
+    read = [line for chunk in chunks for line in source_lines(chunk)]
+    assert [line.data.decode() for line in read] == lines
+    assert [int(line.attributes[SOURCE_LINE]) for line in read[9:12]] == [11, 13, 14]  # line 12 is blank
+    assert {line.attributes[SOURCE_FILE] for line in read} == {str(path)}
