@@ -4,16 +4,18 @@ Ours: :func:`template.contract.parse_transaction` (orjson, integer cents), the r
 (:func:`template.bigtable_row.to_row`) and the encoded entry (:mod:`template.mutations`).
 Baseline: :func:`benchmarks.baselines.json_to_direct_row` (``json``, ``Decimal``,
 ``datetime.strptime``, ``DirectRow.set_cell``), the same rules and the same cells (checked on
-every message before timing).
+every message before timing; both must also refuse each kind of broken message the producer
+makes).
 """
 
 from __future__ import annotations
 
 from benchmarks import workloads
-from benchmarks.baselines import cells_of_direct_row, cells_of_entry, json_to_direct_row
+from benchmarks.baselines import Invalid, cells_of_direct_row, cells_of_entry, json_to_direct_row
 from benchmarks.measure import Contender, Result, alternate, faster
+from producer.messages import BROKEN_KINDS, break_message
 from template.bigtable_row import to_row
-from template.contract import parse_transaction
+from template.contract import InvalidMessage, parse_transaction
 from template.mutations import encode_entry
 
 FAMILY = "dados"
@@ -23,13 +25,27 @@ def ours(message) -> bytes:
     return encode_entry(to_row(parse_transaction(message.data), message), FAMILY)
 
 
+def _accepts(work, refusal: type[Exception]) -> bool:
+    try:
+        work()
+    except refusal:
+        return False
+    return True
+
+
 def run(count: int, rounds: int, log=print) -> list[Result]:
     log(f"transform: {count:,} messages, parse + validate + row key + mutations, one core, {rounds} rounds")
     messages = workloads.messages(count)
     for message in messages:
         if cells_of_direct_row(json_to_direct_row(message.data, FAMILY)) != cells_of_entry(ours(message)):
             raise AssertionError(f"baseline and ours disagree on {message.data!r}")
-    log(f"  same key and cells from both for all {count:,} messages")
+    for kind in BROKEN_KINDS:  # and both refuse what the contract refuses
+        broken = break_message(messages[0], kind)
+        if _accepts(lambda: ours(broken), InvalidMessage) or _accepts(
+            lambda: json_to_direct_row(broken.data, FAMILY), Invalid
+        ):
+            raise AssertionError(f"a {kind} message was accepted: {broken.data!r}")
+    log(f"  same key and cells from both for all {count:,} messages; both refuse {len(BROKEN_KINDS)} broken kinds")
 
     def baseline_work() -> int:
         for message in messages:
