@@ -15,17 +15,13 @@ import sys
 import time
 from pathlib import Path
 
+from producer.publisher import percentile
 from template.local import processes
 from template.local.demo import Observer
 from template.provision import Resources, provision
 
 POLL_SECONDS = 0.2
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def _wait_for(observer: Observer, expected: int, pipeline, log_path: Path, timeout: float) -> float:

@@ -46,6 +46,16 @@ class BadRow(NamedTuple):
     problem: str
 
 
+def check_header(where: str, fields: list[str] | None) -> None:
+    """Raise :class:`UnusableInput` unless ``fields`` (names stripped) are the Kaggle header."""
+    found = tuple(name.strip() for name in fields or ())
+    if found != EXPECTED_HEADER:
+        raise UnusableInput(
+            f"{where}: unrecognised header.\n  expected: {','.join(EXPECTED_HEADER)}\n"
+            f"  found:    {','.join(found) if found else '(empty file)'}"
+        )
+
+
 def read_rows(path: Path, start_line: int = 2) -> Iterator[SaleRow | BadRow]:
     """Rows from ``start_line`` on (line 1 is the header); raises :class:`UnusableInput`."""
     try:
@@ -60,12 +70,7 @@ def read_rows(path: Path, start_line: int = 2) -> Iterator[SaleRow | BadRow]:
             header = next(reader, None)
         except (csv.Error, UnicodeDecodeError) as error:
             raise UnusableInput(f"{path}: not a readable CSV file ({error})") from None
-        found = tuple(name.strip() for name in header or ())
-        if found != EXPECTED_HEADER:
-            raise UnusableInput(
-                f"{path}: unrecognised header.\n  expected: {','.join(EXPECTED_HEADER)}\n"
-                f"  found:    {','.join(found) if found else '(empty file)'}"
-            )
+        check_header(str(path), header)
         while True:
             try:
                 fields = next(reader)

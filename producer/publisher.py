@@ -71,6 +71,12 @@ def default_api():
     return pubsub_v1.PublisherClient().api
 
 
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of ``values`` (not empty), e.g. ``fraction=0.99``."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
 class Stats:
     """Counts and recent publish latencies, shared by the publishing threads."""
 
@@ -82,10 +88,8 @@ class Stats:
 
     def percentile(self, fraction: float) -> float | None:
         with self.lock:
-            values = sorted(self.latencies)
-        if not values:
-            return None
-        return values[min(len(values) - 1, int(fraction * len(values)))]
+            values = list(self.latencies)
+        return percentile(values, fraction) if values else None
 
 
 class BatchPublisher:

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from functools import lru_cache
 from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.io import fileio
 
-from producer.csv_source import EXPECTED_HEADER, SaleRow, parse_row
+from producer.csv_source import SaleRow, check_header, parse_row
 from producer.messages import to_record
 from template.contract import MAX_MESSAGE_BYTES, InvalidMessage, Transaction, validate_record
 
@@ -41,10 +42,7 @@ class SourceLine(NamedTuple):
     attributes: dict[str, str]
 
 
-class UnreadableFile(ValueError):
-    """A matched file is not the Kaggle CSV format; the backfill stops instead of guessing."""
-
-
+@lru_cache(maxsize=1024)
 def file_digest(path: str) -> str:
     """12 hex characters naming a file inside transaction ids (ids allow no '/' or '*')."""
     return hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()[:12]
@@ -64,7 +62,7 @@ class _ReadCsvLinesFn(beam.DoFn):
     def process(self, readable: fileio.ReadableFile):
         path = readable.metadata.path
         chunk: list[tuple[int, bytes]] = []
-        for numbered in self._lines(readable):
+        for numbered in self._lines(readable, path):
             chunk.append(numbered)
             if len(chunk) >= LINES_PER_CHUNK:
                 yield path, chunk
@@ -73,16 +71,10 @@ class _ReadCsvLinesFn(beam.DoFn):
             yield path, chunk
 
     @staticmethod
-    def _lines(readable: fileio.ReadableFile):
-        path = readable.metadata.path
+    def _lines(readable: fileio.ReadableFile, path: str):
         with readable.open(compression_type=None) as raw:
-            header_line = raw.readline().decode("utf-8-sig", errors="replace")
-            found = tuple(name.strip() for name in next(csv.reader([header_line]), []))
-            if found != EXPECTED_HEADER:
-                raise UnreadableFile(
-                    f"{path}: unrecognised header; expected {','.join(EXPECTED_HEADER)}, "
-                    f"found {','.join(found) or '(empty file)'}"
-                )
+            # Not the Kaggle format: the backfill stops (UnusableInput) instead of guessing.
+            check_header(path, next(csv.reader([raw.readline().decode("utf-8-sig", errors="replace")]), None))
             # Bytes, not text: a line that is not UTF-8 becomes that line's dead letter.
             for number, line in enumerate(raw, start=2):
                 body = line.rstrip(b"\r\n")

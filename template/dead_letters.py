@@ -20,6 +20,7 @@ from typing import NamedTuple
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from producer.messages import rfc3339_ms
 from template.metrics import METRICS_NAMESPACE, CounterFamily
 
 DETAIL_MAX_CHARS = 1000
@@ -54,7 +55,7 @@ def dead_letter(
     merged["error_stage"] = stage
     merged["error_reason"] = reason
     merged["error_detail"] = _truncate_detail(detail)
-    merged["failed_at"] = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    merged["failed_at"] = rfc3339_ms(moment)
     return _fit(bytes(data), merged)
 
 

@@ -1,9 +1,9 @@
 """``MutateRowsRequest`` entries written straight in protobuf wire format.
 
 Building an entry as protobuf objects (an ``Entry``, then a ``Mutation`` and a ``SetCell`` per
-cell) cost about 20 µs per row, most of our sink's CPU on this machine. The wire format of these few fields is
-simple and frozen by protobuf's compatibility rules, so each entry is encoded here as bytes
-(about 8 µs per row), and a batch becomes a request with one C-level parse. What goes on the
+cell) cost about 20 µs per row on this machine, most of our sink's CPU. The wire format of these
+few fields is simple and frozen by protobuf's compatibility rules, so each entry is encoded here
+as bytes (about 8 µs per row), and a batch becomes a request with one C-level parse. What goes on the
 wire is checked against the protobuf library's own encoding in ``tests/unit/test_mutations.py``.
 
 Field numbers (google/bigtable/v2/bigtable.proto and data.proto):
