@@ -22,9 +22,10 @@ COPY requirements.lock .
 RUN pip install --no-cache-dir --require-hashes -r requirements.lock \
     && pip check
 
+# What the launcher and the workers run: contract v1 and the pipeline (never the producer or the tools).
 COPY pyproject.toml README.md ./
+COPY transactions/ transactions/
 COPY template/ template/
-COPY producer/ producer/
 RUN pip install --no-cache-dir --no-deps . \
     && pip check
 

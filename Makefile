@@ -4,20 +4,25 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LOG_DIR ?= .local/logs
-WITH_EMULATORS := $(BIN)/python -m template.local.emulators run --log-dir $(LOG_DIR) --
+WITH_EMULATORS := $(BIN)/python -m transactions_tools.local.emulators run --log-dir $(LOG_DIR) --
+# What `make up` left running: the variables that point the clients at its emulators.
+STACK_ENV := .local/stack/env
+WITH_STACK := $(if $(wildcard $(STACK_ENV)),. ./$(STACK_ENV) &&,)
 # `make lookup USER=<id>`: only a USER given on the command line counts (not the login name).
 LOOKUP_USER := $(if $(filter command line,$(origin USER)),$(USER),)
 
-.PHONY: help install test unit integration lint demo bench lookup lock clean
+.PHONY: help install test unit integration lint format demo up down bench lookup lock clean
 
 help:
 	@echo "make demo         run the whole system on the local emulators"
-	@echo "make test         the whole test suite (unit + integration, emulators started here)"
+	@echo "make test         the whole test suite (lint, unit, integration; emulators started here)"
 	@echo "make unit         unit tests only (seconds, no emulators)"
 	@echo "make integration  integration tests only (emulators started here)"
-	@echo "make lint         ruff"
-	@echo "make bench        benchmarks against their baselines (~10 min); writes benchmarks/RESULTS.md"
-	@echo "make lookup USER=<user_id>   a user's latest transactions"
+	@echo "make lint         ruff check and ruff format --check"
+	@echo "make format       ruff format, and the fixable ruff checks"
+	@echo "make up / down    leave the local stack running in the background / stop it"
+	@echo "make bench        benchmarks against their baselines (~12 min); writes benchmarks/RESULTS.md"
+	@echo "make lookup USER=<user_id>   a user's latest transactions (from the stack make up started)"
 
 install: $(STAMP)
 
@@ -25,11 +30,12 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@# PYTHONWARNINGS: setuptools prints an information box for every editable install of a
+	@# project whose packages sit in two folders (template/src); it is not a problem to act on.
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
-	$(BIN)/ruff check .
+test: lint
 	$(WITH_EMULATORS) $(BIN)/pytest
 
 unit: $(STAMP)
@@ -40,22 +46,34 @@ integration: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 demo: $(STAMP)
-	$(BIN)/python -m template.local.demo --log-dir $(LOG_DIR)
+	$(BIN)/python -m transactions_tools.local.demo --log-dir $(LOG_DIR)
+
+up: $(STAMP)
+	$(BIN)/python -m transactions_tools.local.stack up --log-dir $(LOG_DIR)/stack
+
+down: $(STAMP)
+	$(BIN)/python -m transactions_tools.local.stack down
 
 # `make bench BENCH_ARGS="--only sink --rounds 5"` to narrow it; see `python -m benchmarks --help`.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --log-dir $(LOG_DIR)/bench $(BENCH_ARGS)
 
 lookup: $(STAMP)
-	@test -n "$(LOOKUP_USER)" || { echo "usage: make lookup USER=<user_id> [N=5] (with the emulators' variables set)" >&2; exit 2; }
-	$(BIN)/python -m template.lookup "$(LOOKUP_USER)" --limit $(or $(N),5)
+	@test -n "$(LOOKUP_USER)" || { echo "usage: make lookup USER=<user_id> [N=5] (after make up, or with the emulators' variables set)" >&2; exit 2; }
+	$(WITH_STACK) $(BIN)/transacoes-lookup "$(LOOKUP_USER)" --limit $(or $(N),5)
 
 lock: $(STAMP)
-	{ echo "# Hash-locked runtime dependencies of the template image, generated from pyproject.toml by 'make lock'"; \
-	  echo "# (uv pip compile --generate-hashes, Python 3.11, linux x86_64). Do not edit by hand."; \
-	  $(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+	{ echo "# Hash-locked runtime dependencies of the template image, and its build backend, generated from"; \
+	  echo "# pyproject.toml by 'make lock' (uv pip compile --generate-hashes, Python 3.11, linux x86_64). Do not edit."; \
+	  $(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')" > .local/build-requirements.in; \
+	  $(BIN)/uv pip compile pyproject.toml .local/build-requirements.in --generate-hashes --python-version 3.11 \
 	    --python-platform x86_64-manylinux_2_28 --no-header; } > requirements.lock
 	$(BIN)/uv pip compile producer/requirements.in --generate-hashes --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 -o producer/requirements.lock

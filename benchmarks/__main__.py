@@ -16,22 +16,38 @@ from pathlib import Path
 
 from benchmarks import backfill, latency, publish, sink, transform
 from benchmarks.measure import table
-from template.local import emulators as stack
+from transactions import resource_names
+from transactions_tools import defaults
+from transactions_tools.local import emulators as stack
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ("transform", "sink", "backfill", "publish", "latency")
-PROJECT = stack.DEFAULT_PROJECT
+PROJECT = defaults.PROJECT
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown CPU")  # fmt: skip
-    memory_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                      if line.startswith("MemTotal")), 0)  # fmt: skip
-    return (f"{os.cpu_count()} × {cpu}, {memory_kb / 1024 / 1024:.0f} GiB, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, apache-beam {metadata.version('apache-beam')}, "
-            f"google-cloud-bigtable {metadata.version('google-cloud-bigtable')}, "
-            f"google-cloud-pubsub {metadata.version('google-cloud-pubsub')}")  # fmt: skip
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    memory_kb = next(
+        (
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        0,
+    )
+    return (
+        f"{os.cpu_count()} × {cpu}, {memory_kb / 1024 / 1024:.0f} GiB, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, apache-beam {metadata.version('apache-beam')}, "
+        f"google-cloud-bigtable {metadata.version('google-cloud-bigtable')}, "
+        f"google-cloud-pubsub {metadata.version('google-cloud-pubsub')}"
+    )
 
 
 def commit() -> str:
@@ -44,7 +60,7 @@ def create_topic(name: str) -> str:
     from google.api_core import exceptions as api_exceptions
     from google.cloud import pubsub_v1
 
-    path = f"projects/{PROJECT}/topics/{name}"
+    path = resource_names.topic_path(PROJECT, name)
     with contextlib.suppress(api_exceptions.AlreadyExists):
         pubsub_v1.PublisherClient().create_topic(name=path)
     return path

@@ -18,10 +18,10 @@ from benchmarks import workloads
 from benchmarks.baselines import to_direct_row
 from benchmarks.measure import Contender, Result, alternate
 from benchmarks.sink import FAMILY, INSTANCE, PROJECT, fresh_table, same_rows
-from template.backfill import ReadCsvLines, parse_csv_line
-from template.options import JobConfig
-from template.pipeline import ROWS, STEP_READ, parse_and_validate
-from template.pipeline import run as run_job
+from transactions_pipeline.backfill import ReadCsvLines, parse_csv_line
+from transactions_pipeline.options import JobConfig
+from transactions_pipeline.pipeline import ROWS, STEP_READ, parse_and_validate
+from transactions_pipeline.pipeline import run as run_job
 
 
 def run(count: int, rounds: int, work_dir: Path, dead_letter_topic: str, log=print) -> list[Result]:
@@ -38,15 +38,32 @@ def run(count: int, rounds: int, work_dir: Path, dead_letter_topic: str, log=pri
         return count
 
     def ours() -> int:
-        config = JobConfig(dead_letter_topic=dead_letter_topic, bigtable_project=PROJECT, bigtable_instance=INSTANCE,
-                           bigtable_table=ours_table, column_family=FAMILY, input_file=str(csv_path))  # fmt: skip
+        config = JobConfig(
+            dead_letter_topic=dead_letter_topic,
+            bigtable_project=PROJECT,
+            bigtable_instance=INSTANCE,
+            bigtable_table=ours_table,
+            column_family=FAMILY,
+            input_file=str(csv_path),
+        )
         run_job(PipelineOptions(["--runner=DirectRunner", f"--project={PROJECT}"]), config).wait_until_finish()
         return count
 
-    medians = alternate({
-        "WriteToBigTable": Contender(baseline, lambda: fresh_table(baseline_table)),
-        "ours (the backfill job)": Contender(ours, lambda: fresh_table(ours_table)),
-    }, rounds, log)  # fmt: skip
+    medians = alternate(
+        {
+            "WriteToBigTable": Contender(baseline, lambda: fresh_table(baseline_table)),
+            "ours (the backfill job)": Contender(ours, lambda: fresh_table(ours_table)),
+        },
+        rounds,
+        log,
+    )
     same_rows(baseline_table, ours_table, count, log)
-    return [Result("backfill (batch job)", "same job, WriteToBigTable", "--input_file job",
-                   medians["WriteToBigTable"], medians["ours (the backfill job)"])]  # fmt: skip
+    return [
+        Result(
+            "backfill (batch job)",
+            "same job, WriteToBigTable",
+            "--input_file job",
+            medians["WriteToBigTable"],
+            medians["ours (the backfill job)"],
+        )
+    ]

@@ -13,9 +13,10 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from google.cloud.bigtable.row import DirectRow
 
-from template.bigtable_row import BigtableRow
-from template.contract import MAX_EVENT_MS, MAX_MESSAGE_BYTES, REQUIRED_FIELDS
-from template.mutations import MutateRowsRequestPb
+from transactions.contract import MAX_MESSAGE_BYTES, REQUIRED_FIELDS
+from transactions.layout import MAX_EVENT_MS
+from transactions_pipeline.mutations import MutateRowsRequestPb
+from transactions_pipeline.rows import BigtableRow
 
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _USER_ID = re.compile(r"[^#\x00-\x1f\x7f-\x9f]{1,64}")

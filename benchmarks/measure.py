@@ -62,8 +62,9 @@ def median(samples: list[Sample]) -> Sample:
     rows = {s.rows for s in samples}
     if len(rows) != 1:
         raise AssertionError(f"rounds handled different row counts: {sorted(rows)}")
-    return Sample(rows.pop(), statistics.median(s.seconds for s in samples),
-                  statistics.median(s.cpu_seconds for s in samples))  # fmt: skip
+    return Sample(
+        rows.pop(), statistics.median(s.seconds for s in samples), statistics.median(s.cpu_seconds for s in samples)
+    )
 
 
 class Contender(NamedTuple):
@@ -81,8 +82,10 @@ def alternate(contenders: dict[str, Contender], rounds: int, log=print) -> dict[
             contender.setup()
             sample = measure(contender.work)
             samples[name].append(sample)
-            log(f"  round {round_number}/{rounds} {name:<28} {sample.rows:>7} rows {sample.seconds:7.2f}s "
-                f"{sample.rows_per_second:>9,.0f}/s cpu {sample.cpu_seconds:6.2f}s")  # fmt: skip
+            log(
+                f"  round {round_number}/{rounds} {name:<28} {sample.rows:>7} rows {sample.seconds:7.2f}s "
+                f"{sample.rows_per_second:>9,.0f}/s cpu {sample.cpu_seconds:6.2f}s"
+            )
     return {name: median(found) for name, found in samples.items()}
 
 
@@ -119,8 +122,10 @@ class Result:
         if not (self.baseline.measurable and self.ours.measurable):
             return f"- {self.workload}: {self.goal.text}: not measurable at this size (lost in noise)"
         met = "met" if self.goal.met(self) else "NOT met"
-        return (f"- {self.workload}: {self.goal.text}: **{met}** ({self.speedup:.1f}× rows/s, "
-                f"{self.cpu_ratio:.1f}× less CPU per row)")  # fmt: skip
+        return (
+            f"- {self.workload}: {self.goal.text}: **{met}** ({self.speedup:.1f}× rows/s, "
+            f"{self.cpu_ratio:.1f}× less CPU per row)"
+        )
 
     @property
     def speedup(self) -> float:
@@ -132,8 +137,18 @@ class Result:
         return self.baseline.cpu_per_10k / self.ours.cpu_per_10k
 
 
-HEADER = ("workload", "baseline", "ours", "rows/s baseline", "rows/s ours", "CPU-s/10k baseline",
-          "CPU-s/10k ours", "speed ratio", "CPU ratio", "goal")  # fmt: skip
+HEADER = (
+    "workload",
+    "baseline",
+    "ours",
+    "rows/s baseline",
+    "rows/s ours",
+    "CPU-s/10k baseline",
+    "CPU-s/10k ours",
+    "speed ratio",
+    "CPU ratio",
+    "goal",
+)
 
 
 def table(results: list[Result]) -> str:
@@ -141,9 +156,14 @@ def table(results: list[Result]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
     for r in results:
         if r.baseline.measurable and r.ours.measurable:
-            figures = (f"{r.baseline.rows_per_second:,.0f}", f"{r.ours.rows_per_second:,.0f}",
-                       f"{r.baseline.cpu_per_10k:.3f}", f"{r.ours.cpu_per_10k:.3f}", f"{r.speedup:.1f}×",
-                       f"{r.cpu_ratio:.1f}×")  # fmt: skip
+            figures = (
+                f"{r.baseline.rows_per_second:,.0f}",
+                f"{r.ours.rows_per_second:,.0f}",
+                f"{r.baseline.cpu_per_10k:.3f}",
+                f"{r.ours.cpu_per_10k:.3f}",
+                f"{r.speedup:.1f}×",
+                f"{r.cpu_ratio:.1f}×",
+            )
         else:
             figures = ("n/a",) * 6
         cells = (r.workload, r.baseline_name, r.ours_name, *figures, r.goal.text if r.goal else "")

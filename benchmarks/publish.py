@@ -34,8 +34,7 @@ CONTENDERS = ("plain", "producer", "ceiling")
 def _sample_messages(limit: int):
     from producer.cli import DEFAULT_CSV, Replay
 
-    args = argparse.Namespace(csv=DEFAULT_CSV, start_line=2, invalid_share=0.0, run_id="bench", strict=False,
-                              loop=True)  # fmt: skip
+    args = argparse.Namespace(csv=DEFAULT_CSV, start_line=2, invalid_share=0.0, run_id="bench", strict=False, loop=True)
     return islice(Replay(args).messages(), limit)
 
 
@@ -52,8 +51,19 @@ def _plain(topic: str, limit: int) -> int:
 def _producer(topic: str, limit: int) -> int:
     from producer.cli import main
 
-    argv = ["--rate", "0", "--loop", "--limit", str(limit), "--topic", topic, "--run-id", "bench",
-            "--report-every", "3600"]  # fmt: skip
+    argv = [
+        "--rate",
+        "0",
+        "--loop",
+        "--limit",
+        str(limit),
+        "--topic",
+        topic,
+        "--run-id",
+        "bench",
+        "--report-every",
+        "3600",
+    ]
     if main(argv) != 0:
         raise SystemExit("the producer failed")
     return limit
@@ -108,11 +118,22 @@ def run(count: int, rounds: int, topic: str, log=print) -> list[Result]:
     contenders = {name: Contender(lambda name=name: _run_child(name, topic, count)) for name in CONTENDERS}
     medians = alternate(contenders, rounds, log)
     return [
-        Result("publish: producer", "PublisherClient.publish loop", "python -m producer --rate 0",
-               medians["plain"], medians["producer"], goal=faster(4)),
-        Result("publish: raw gRPC ceiling (reference)", "PublisherClient.publish loop",
-               "pre-built raw PublishRequests", medians["plain"], medians["ceiling"]),
-    ]  # fmt: skip
+        Result(
+            "publish: producer",
+            "PublisherClient.publish loop",
+            "python -m producer --rate 0",
+            medians["plain"],
+            medians["producer"],
+            goal=faster(4),
+        ),
+        Result(
+            "publish: raw gRPC ceiling (reference)",
+            "PublisherClient.publish loop",
+            "pre-built raw PublishRequests",
+            medians["plain"],
+            medians["ceiling"],
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ Three pipelines on the same messages, alternating:
   but the write, subtracted from the other two to isolate the write stage;
 - ``WriteToBigTable``: the rows as ``DirectRow``s into Beam's own sink
   (``use_cross_language=False``);
-- ``ours``: the rows into :class:`template.bigtable_writer.WriteToBigtable`.
+- ``ours``: the rows into :class:`transactions_pipeline.bigtable_sink.WriteToBigtable`.
 
 Both sinks write to their own table, which is emptied before each run; after the last round
 both tables must hold exactly the cells the messages describe.
@@ -26,14 +26,15 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from benchmarks import workloads
 from benchmarks.baselines import to_direct_row
 from benchmarks.measure import Contender, Result, Sample, alternate, cheaper, faster
-from template.bigtable_writer import BigtableTarget
-from template.bigtable_writer import WriteToBigtable as OurWriteToBigtable
-from template.pipeline import ROWS, parse_and_validate
-from template.provision import create_table
+from transactions_pipeline.bigtable_sink import WriteToBigtable as OurWriteToBigtable
+from transactions_pipeline.bigtable_writer import BigtableTarget
+from transactions_pipeline.pipeline import ROWS, parse_and_validate
+from transactions_tools import defaults
+from transactions_tools.provision import create_table
 
-PROJECT = "local-project"
-INSTANCE = "local-instance"
-FAMILY = "dados"
+PROJECT = defaults.PROJECT
+INSTANCE = defaults.INSTANCE
+FAMILY = defaults.COLUMN_FAMILY
 
 
 def batch_options() -> PipelineOptions:
@@ -121,20 +122,28 @@ def run(count: int, rounds: int, work_dir: Path, log=print) -> list[Result]:
         return _sink_pipeline(bodies, count, lambda rows: rows | "Drop" >> beam.ParDo(_Drop()))
 
     def baseline() -> int:
-        return _sink_pipeline(bodies, count, lambda rows: (
-            rows
-            | "ToDirectRow" >> beam.Map(to_direct_row, FAMILY)
-            | "WriteToBigTable" >> WriteToBigTable(PROJECT, INSTANCE, baseline_table, use_cross_language=False)
-        ))  # fmt: skip
+        return _sink_pipeline(
+            bodies,
+            count,
+            lambda rows: (
+                rows
+                | "ToDirectRow" >> beam.Map(to_direct_row, FAMILY)
+                | "WriteToBigTable" >> WriteToBigTable(PROJECT, INSTANCE, baseline_table, use_cross_language=False)
+            ),
+        )
 
     def ours() -> int:
         return _sink_pipeline(bodies, count, lambda rows: rows | "WriteToBigtable" >> OurWriteToBigtable(target))
 
-    medians = alternate({
-        "no sink": Contender(no_sink),
-        "WriteToBigTable": Contender(baseline, lambda: fresh_table(baseline_table)),
-        "ours": Contender(ours, lambda: fresh_table(ours_table)),
-    }, rounds, log)  # fmt: skip
+    medians = alternate(
+        {
+            "no sink": Contender(no_sink),
+            "WriteToBigTable": Contender(baseline, lambda: fresh_table(baseline_table)),
+            "ours": Contender(ours, lambda: fresh_table(ours_table)),
+        },
+        rounds,
+        log,
+    )
     same_rows(baseline_table, ours_table, count, log)
 
     def write_stage(sample: Sample) -> Sample:
@@ -142,9 +151,20 @@ def run(count: int, rounds: int, work_dir: Path, log=print) -> list[Result]:
         return Sample(sample.rows, sample.seconds - prefix.seconds, sample.cpu_seconds - prefix.cpu_seconds)
 
     return [
-        Result("sink: whole pipeline", "WriteToBigTable", "ours", medians["WriteToBigTable"], medians["ours"],
-               goal=faster(2)),
-        Result("sink: write stage only", "DirectRow + WriteToBigTable", "ours", write_stage(medians["WriteToBigTable"]),
-               write_stage(medians["ours"]), goal=cheaper(5)),
-    ]  # fmt: skip
-
+        Result(
+            "sink: whole pipeline",
+            "WriteToBigTable",
+            "ours",
+            medians["WriteToBigTable"],
+            medians["ours"],
+            goal=faster(2),
+        ),
+        Result(
+            "sink: write stage only",
+            "DirectRow + WriteToBigTable",
+            "ours",
+            write_stage(medians["WriteToBigTable"]),
+            write_stage(medians["ours"]),
+            goal=cheaper(5),
+        ),
+    ]

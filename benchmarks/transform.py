@@ -1,7 +1,7 @@
 """Transform benchmark: message bytes -> validated row -> Bigtable mutations, on one core.
 
-Ours: :func:`template.contract.parse_transaction` (orjson, integer cents), the row key and cells
-(:func:`template.bigtable_row.to_row`) and the encoded entry (:mod:`template.mutations`).
+Ours: :func:`transactions.contract.parse_transaction` (orjson, integer cents), the row key and cells
+(:func:`transactions_pipeline.rows.to_row`) and the encoded entry (:mod:`transactions_pipeline.mutations`).
 Baseline: :func:`benchmarks.baselines.json_to_direct_row` (``json``, ``Decimal``,
 ``datetime.strptime``, ``DirectRow.set_cell``), the same rules and the same cells (checked on
 every message before timing; both must also refuse each kind of broken message the producer
@@ -15,12 +15,13 @@ from google.cloud.bigtable.row import DirectRow
 from benchmarks import workloads
 from benchmarks.baselines import Invalid, cells_of_direct_row, cells_of_entry, json_to_direct_row
 from benchmarks.measure import Contender, Result, alternate, faster
-from producer.messages import BROKEN_KINDS, break_message
-from template.bigtable_row import to_row
-from template.contract import InvalidMessage, parse_transaction
-from template.mutations import encode_entry
+from producer.breaking import BROKEN_KINDS, break_message
+from transactions import layout
+from transactions.contract import InvalidMessage, parse_transaction
+from transactions_pipeline.mutations import encode_entry
+from transactions_pipeline.rows import to_row
 
-FAMILY = "dados"
+FAMILY = layout.FAMILY
 
 
 def ours(message) -> bytes:
@@ -62,5 +63,13 @@ def run(count: int, rounds: int, log=print) -> list[Result]:
         return len(messages)
 
     medians = alternate({"json + DirectRow": Contender(baseline_work), "ours": Contender(ours_work)}, rounds, log)
-    return [Result("transform (per core)", "json + Decimal + DirectRow", "ours", medians["json + DirectRow"],
-                   medians["ours"], goal=faster(2))]  # fmt: skip
+    return [
+        Result(
+            "transform (per core)",
+            "json + Decimal + DirectRow",
+            "ours",
+            medians["json + DirectRow"],
+            medians["ours"],
+            goal=faster(2),
+        )
+    ]

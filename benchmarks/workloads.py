@@ -7,8 +7,8 @@ import importlib.util
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from producer.csv_source import SaleRow, parse_row
-from producer.messages import Message, to_message
+from transactions.kaggle import HEADER, SaleRow, parse_row
+from transactions.messages import Message, to_message
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_TIME = datetime(2025, 12, 5, 21, 13, 52, 76000, tzinfo=UTC)
@@ -31,7 +31,7 @@ def write_csv(path: Path, count: int) -> Path:
     sample = _make_sample()
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(sample.HEADER)
+        writer.writerow(HEADER)
         writer.writerows(sample.make_rows(SEED, count))
     return path
 

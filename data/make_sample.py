@@ -5,7 +5,7 @@ committed; this file stands in for it with the same header, 3,660 rows, the same
 categories, five payment methods and discount set, 2024 dates as dd-mm-yyyy, prices without
 trailing zeros, and user ids that look numeric but are not (leading zeros, ``98857e41``).
 
-    python data/make_sample.py            # rewrites data/sample_transactions.csv (seed 20240101)
+    .venv/bin/python data/make_sample.py   # rewrites data/sample_transactions.csv (seed 20240101)
 """
 
 import csv
@@ -14,8 +14,8 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-HEADER = ["User_ID", "Product_ID", "Category", "Price (Rs.)", "Discount (%)", "Final_Price(Rs.)",
-          "Payment_Method", "Purchase_Date"]  # fmt: skip
+from transactions.kaggle import HEADER
+
 CATEGORIES = ["Electronics", "Clothing", "Sports", "Toys", "Home & Kitchen", "Beauty", "Books"]
 PAYMENT_METHODS = ["Credit Card", "Debit Card", "Net Banking", "UPI", "Cash on Delivery"]
 DISCOUNTS = [0, 5, 10, 15, 20, 25, 30, 50]
@@ -40,10 +40,18 @@ def make_rows(seed: int = SEED, count: int = ROWS) -> list[list[str]]:
         discount = rng.choice(DISCOUNTS)
         final = round(price * (1 - discount / 100), 2)
         day = date(2024, 1, 1) + timedelta(days=rng.randrange(366))
-        rows.append([
-            rng.choice(users), f"{rng.randrange(16**8):08x}", rng.choice(CATEGORIES), money(price),
-            str(discount), money(final), rng.choice(PAYMENT_METHODS), day.strftime("%d-%m-%Y"),
-        ])  # fmt: skip
+        rows.append(
+            [
+                rng.choice(users),
+                f"{rng.randrange(16**8):08x}",
+                rng.choice(CATEGORIES),
+                money(price),
+                str(discount),
+                money(final),
+                rng.choice(PAYMENT_METHODS),
+                day.strftime("%d-%m-%Y"),
+            ]
+        )
     return rows
 
 

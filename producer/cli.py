@@ -17,12 +17,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from producer.csv_source import BadRow, UnusableInput, count_data_lines, read_rows
-from producer.messages import Breaker, to_message, transaction_id
+from producer.breaking import Breaker
 from producer.pacing import Pacer
+from transactions import resource_names
+from transactions.kaggle import BadRow, UnusableInput, count_data_lines, read_rows
+from transactions.messages import replay_transaction_id, to_message
 
 DEFAULT_CSV = Path(__file__).resolve().parent.parent / "data" / "sample_transactions.csv"
-TOPIC_FORM = re.compile(r"projects/[a-z][-a-z0-9:.]{4,61}[a-z0-9]/topics/[A-Za-z][-A-Za-z0-9._~+%]{2,254}")
+"""The synthetic sample: next to the package in a checkout, and in the producer image."""
 RUN_ID_FORM = re.compile(r"[A-Za-z0-9._-]{1,40}")
 _LOG = logging.getLogger("producer")
 
@@ -89,7 +91,9 @@ class Replay:
                     _LOG.warning("skipped %s line %d: %s", args.csv, item.line, item.problem)
                     continue
                 produced_any = True
-                message = breaker.maybe_break(to_message(item, transaction_id(args.run_id, loop_pass, item.line)))
+                message = breaker.maybe_break(
+                    to_message(item, replay_transaction_id(args.run_id, loop_pass, item.line))
+                )
                 if message.broken:
                     self.broken += 1
                     _LOG.info("deliberately broken (%s): %s", message.broken, message.transaction_id)
@@ -109,8 +113,10 @@ def _report_line(replay: Replay, stats, total: int | None) -> str:
     latency = f" p50={p50 * 1000:.0f}ms p99={p99 * 1000:.0f}ms" if p50 is not None else ""
     progress = f" {100 * replay.sent / total:5.1f}%" if total else ""
     failed = stats.failed if stats else 0
-    return (f"published={published} failed={failed} skipped={replay.skipped} broken={replay.broken}"
-            f" rate={published / elapsed:.0f}/s{latency}{progress}")  # fmt: skip
+    return (
+        f"published={published} failed={failed} skipped={replay.skipped} broken={replay.broken}"
+        f" rate={published / elapsed:.0f}/s{latency}{progress}"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -168,8 +174,12 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - replay.started
     summary = _report_line(replay, stats, None)
     stopped = " (stopped by signal)" if replay.stop.is_set() else ""
-    print(f"{chr(10) if interactive else ''}summary{stopped}: {summary} elapsed={elapsed:.2f}s "
-          f"next_line={replay.next_line} run_id={args.run_id}", file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"{chr(10) if interactive else ''}summary{stopped}: {summary} elapsed={elapsed:.2f}s "
+        f"next_line={replay.next_line} run_id={args.run_id}",
+        file=sys.stderr,
+        flush=True,
+    )
     return 1 if stats and stats.failed else 0
 
 
@@ -183,7 +193,7 @@ def check_topic(topic: str) -> str | None:
     try:
         client.get_topic(topic=topic, retry=None, timeout=10)
     except api_exceptions.NotFound:
-        return f"topic {topic} does not exist (create it with python -m template.provision)"
+        return f"topic {topic} does not exist (create it with transacoes-provision)"
     except api_exceptions.PermissionDenied:
         return None  # a publisher-only account may not read topic metadata; publishing will tell
     except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
@@ -198,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     problems = []
     if not args.dry_run and not args.topic:
         problems.append("--topic is required (projects/<project>/topics/<topic>), or use --dry-run")
-    elif args.topic and not TOPIC_FORM.fullmatch(args.topic):
-        problems.append(f"--topic: {args.topic!r} is not projects/<project>/topics/<topic>")
+    elif args.topic and not resource_names.is_valid("topic", args.topic):
+        problems.append(f"--topic: {args.topic!r} is not {resource_names.DESCRIPTIONS['topic']}")
     if args.rate < 0 or args.limit < 0 or args.start_line < 2 or args.report_every <= 0:
         problems.append("--rate and --limit must be >= 0, --start-line >= 2, --report-every > 0")
     if not 0 <= args.invalid_share <= 1:

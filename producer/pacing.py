@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 
 class Pacer:
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+    def __init__(
+        self, rate: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self._rate = rate
         self._clock = clock
         self._sleep = sleep

@@ -1,8 +1,8 @@
 """Batched, flow-controlled publishing through the generated Pub/Sub client.
 
 ``PublisherClient.publish`` spends most of its time in per-message Python (futures, batch
-bookkeeping, proto-plus wrappers): DESIGN.md measured ~8,000 messages/s against ~76,000 for
-raw ``PublishRequest`` protobufs sent through the generated layer. This publisher writes each
+bookkeeping, proto-plus wrappers), several times what the transport costs (``make bench``
+compares the two: ``benchmarks/RESULTS.md``). This publisher writes each
 message in protobuf wire format (:func:`encode_message`; a ``PubsubMessage`` object with its
 attributes map costs twice as much), parses each batch into one ``PublishRequest`` in C, and
 calls the generated ``publish`` method, which keeps Application
@@ -17,15 +17,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as retries
 from google.pubsub_v1.types import PublishRequest
 
-from producer.messages import Message
-from producer.protowire import SHORT, SHORT_VARINTS, length_delimited, tag, varint
+from producer.stats import Stats
+from transactions.messages import Message
+from transactions.protowire import SHORT, SHORT_VARINTS, length_delimited, tag, varint
 
 _LOG = logging.getLogger(__name__)
 _PublishRequestPb = PublishRequest.pb()
@@ -37,10 +37,14 @@ _MESSAGE = tag(2, 2)  # PublishRequest.topic = 1; messages = 2
 MAX_BATCH_MESSAGES = 1000  # Pub/Sub's limit per PublishRequest
 MAX_BATCH_BYTES = 9 * 1024 * 1024  # under the 10 MB request limit
 TRANSIENT = (
-    api_exceptions.Aborted, api_exceptions.Cancelled, api_exceptions.DeadlineExceeded,
-    api_exceptions.InternalServerError, api_exceptions.ResourceExhausted,
-    api_exceptions.ServiceUnavailable, api_exceptions.Unknown,
-)  # fmt: skip
+    api_exceptions.Aborted,
+    api_exceptions.Cancelled,
+    api_exceptions.DeadlineExceeded,
+    api_exceptions.InternalServerError,
+    api_exceptions.ResourceExhausted,
+    api_exceptions.ServiceUnavailable,
+    api_exceptions.Unknown,
+)
 
 
 def encode_message(data: bytes, attributes: dict[str, str]) -> bytes:
@@ -71,27 +75,6 @@ def default_api():
     return pubsub_v1.PublisherClient().api
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    """The nearest-rank percentile of ``values`` (not empty), e.g. ``fraction=0.99``."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-class Stats:
-    """Counts and recent publish latencies, shared by the publishing threads."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.published = 0
-        self.failed = 0
-        self.latencies: deque[float] = deque(maxlen=20_000)
-
-    def percentile(self, fraction: float) -> float | None:
-        with self.lock:
-            values = list(self.latencies)
-        return percentile(values, fraction) if values else None
-
-
 class BatchPublisher:
     def __init__(
         self,
@@ -110,9 +93,12 @@ class BatchPublisher:
         self._slots = threading.BoundedSemaphore(max_in_flight_batches)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="publish")
         self._retry = retries.Retry(
-            initial=0.1, maximum=10.0, multiplier=2, deadline=retry_deadline,
+            initial=0.1,
+            maximum=10.0,
+            multiplier=2,
+            deadline=retry_deadline,
             predicate=retries.if_exception_type(*TRANSIENT),
-        )  # fmt: skip
+        )
         self.stats = Stats()
         self._batch: list[bytes] = []  # encoded PubsubMessages
         self._ids: list[str] = []
@@ -163,8 +149,7 @@ class BatchPublisher:
         except Exception as error:  # every failure is counted and named, never lost
             with self.stats.lock:
                 self.stats.failed += len(batch)
-            _LOG.error("failed to publish %d messages (%s ... %s): %s", len(batch), ids[0], ids[-1],
-                       _one_line(error))  # fmt: skip
+            _LOG.error("failed to publish %d messages (%s ... %s): %s", len(batch), ids[0], ids[-1], _one_line(error))
         finally:
             self._slots.release()
 

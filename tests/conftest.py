@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from template.local import emulators as stack
+from transactions_tools.local import emulators as stack
 
 LOG_DIR = Path(__file__).resolve().parent.parent / ".local" / "logs" / "tests"
 

@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from template.options import JobConfig
-from template.pipeline import run
-from template.provision import Resources, provision
+from transactions_pipeline.options import JobConfig
+from transactions_pipeline.pipeline import run
+from transactions_tools import defaults
+from transactions_tools.provision import Resources, provision
 
-PROJECT = "local-project"
+PROJECT = defaults.PROJECT
+INSTANCE = defaults.INSTANCE
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
-INSTANCE = "local-instance"
 
 
 def provision_for_test(unique: str) -> Resources:

@@ -2,10 +2,11 @@
 
 import pytest
 
-from template.backfill import SOURCE_FILE, SOURCE_LINE, SourceLine, parse_csv_line
-from template.bigtable_row import to_row
-from template.main import main
 from tests.integration.harness import INSTANCE, PROJECT, provision_for_test, pull_dead_letters, read_rows
+from transactions.attributes import SOURCE_FILE, SOURCE_LINE
+from transactions_pipeline.backfill import SourceLine, parse_csv_line
+from transactions_pipeline.launch import main
+from transactions_pipeline.rows import to_row
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,9 @@ def test_backfill_writes_exact_rows_dead_letters_bad_lines_and_reruns_idempotent
     expected = {}
     for number, text in enumerate(lines, start=1):
         if text in GOOD:
-            row = to_row(parse_csv_line(SourceLine(text.encode(), {SOURCE_FILE: str(path), SOURCE_LINE: str(number)})), None)
+            row = to_row(
+                parse_csv_line(SourceLine(text.encode(), {SOURCE_FILE: str(path), SOURCE_LINE: str(number)})), None
+            )
             expected[row.row_key] = {q: [(v, row.timestamp_micros)] for q, v in row.cells}
     assert len(expected) == 4
 
@@ -51,9 +54,9 @@ def test_backfill_writes_exact_rows_dead_letters_bad_lines_and_reruns_idempotent
         assert main(backfill_args(resources, str(tmp_path / "*.csv"))) == 0
         assert read_rows(resources) == expected, f"run {run}"
         letters = pull_dead_letters(resources, len(BAD), timeout=30)
-        assert {
-            m.data.decode(): (m.attributes["error_stage"], m.attributes["error_reason"]) for m in letters
-        } == BAD, f"run {run}"
+        assert {m.data.decode(): (m.attributes["error_stage"], m.attributes["error_reason"]) for m in letters} == BAD, (
+            f"run {run}"
+        )
         for letter in letters:
             assert letter.attributes[SOURCE_FILE] == str(path)
             assert lines[int(letter.attributes[SOURCE_LINE]) - 1] == letter.data.decode()

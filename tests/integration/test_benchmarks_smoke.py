@@ -9,18 +9,45 @@ import pytest
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-WORKLOADS = ("transform (per core)", "sink: whole pipeline", "sink: write stage only", "backfill (batch job)",
-             "publish: producer", "publish: raw gRPC ceiling (reference)")  # fmt: skip
+WORKLOADS = (
+    "transform (per core)",
+    "sink: whole pipeline",
+    "sink: write stage only",
+    "backfill (batch job)",
+    "publish: producer",
+    "publish: raw gRPC ceiling (reference)",
+)
 
 
 def test_every_benchmark_runs_checks_its_rows_and_writes_results(emulators, tmp_path):
     out = tmp_path / "RESULTS.md"
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--rows", "400", "--messages", "400", "--rounds", "1",
-         "--latency-rate", "20", "--latency-seconds", "2", "--burst", "40", "--out", str(out),
-         "--log-dir", str(tmp_path / "logs")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--rows",
+            "400",
+            "--messages",
+            "400",
+            "--rounds",
+            "1",
+            "--latency-rate",
+            "20",
+            "--latency-seconds",
+            "2",
+            "--burst",
+            "40",
+            "--out",
+            str(out),
+            "--log-dir",
+            str(tmp_path / "logs"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "same 400 rows in both tables" in done.stdout  # the sink and backfill checks ran
     assert "same key and cells from both for all 400 messages; both refuse 6 broken kinds" in done.stdout

@@ -3,25 +3,27 @@
 import pytest
 from google.cloud import bigtable
 
-from template.bigtable_row import BigtableRow
-from template.bigtable_writer import BigtableBatchWriter, BigtableTarget, RetryPolicy
-from template.mutations import encode_entry
 from tests.integration.harness import INSTANCE, PROJECT, provision_for_test, read_rows
+from transactions_pipeline.bigtable_writer import BigtableBatchWriter, BigtableTarget, RetryPolicy
+from transactions_pipeline.mutations import encode_entry
+from transactions_pipeline.rows import BigtableRow
 
 pytestmark = pytest.mark.integration
 
 
 def test_rows_of_an_unknown_family_fail_alone_after_bounded_tries_while_batch_mates_land(emulators, unique):
     resources = provision_for_test(unique)
-    target = BigtableTarget(PROJECT, INSTANCE, resources.table, "dados")
+    target = BigtableTarget(PROJECT, INSTANCE, resources.table, resources.column_family)
     client = bigtable.Client(project=PROJECT).table_data_client
     retried = []
     writer = BigtableBatchWriter(
-        client.mutate_rows, target, RetryPolicy(max_entry_tries=3, initial_backoff_seconds=0.01),
-        on_retry=retried.append,
-    )  # fmt: skip
+        client.mutate_rows,
+        target,
+        RetryPolicy(max_entry_attempts=3, initial_backoff_seconds=0.01),
+        on_backoff=lambda seconds, entries: retried.append(entries),
+    )
     rows = [BigtableRow(f"u#{i:013d}#t{i}".encode(), ((b"price", f"{i}.00".encode()),), 5000, None) for i in range(300)]
-    entries = [encode_entry(row, "nope" if i % 100 == 7 else "dados") for i, row in enumerate(rows)]
+    entries = [encode_entry(row, "nope" if i % 100 == 7 else resources.column_family) for i, row in enumerate(rows)]
 
     outcome = writer.write(entries)
 

@@ -13,8 +13,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def demo(*args, env=None, timeout=240):
-    return subprocess.run([sys.executable, "-m", "template.local.demo", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=env or os.environ.copy())  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "transactions_tools.local.demo", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env or os.environ.copy(),
+    )
 
 
 def test_demo_accounts_for_every_message_and_prints_newest_first(emulators, tmp_path):

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.images import copied_sources
+from tests.imports import package_module_names, verbose_imports
 from tests.integration.harness import (
     INSTANCE,
     PROJECT,
@@ -47,6 +48,10 @@ def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
     return done
 
 
+def _pip(python: Path, *args: str, timeout: float = 120) -> None:
+    _run([str(python), "-m", "pip", "--quiet", "--disable-pip-version-check", *args], timeout=timeout)
+
+
 @pytest.fixture(scope="session")
 def image(tmp_path_factory) -> tuple[Path, Path]:
     """(python of the clean environment, the image's working directory with the copied sources)."""
@@ -58,9 +63,8 @@ def image(tmp_path_factory) -> tuple[Path, Path]:
     if not stamp.exists() or stamp.read_text() != digest:
         shutil.rmtree(venv, ignore_errors=True)
         _run([PYTHON, "-m", "venv", str(venv)])
-        _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes",
-              "-r", str(lock)], timeout=900)  # fmt: skip
-        _run([str(python), "-m", "pip", "check"])
+        _pip(python, "install", "--require-hashes", "-r", str(lock), timeout=900)
+        _pip(python, "check")
         stamp.write_text(digest)
     workdir = tmp_path_factory.mktemp("template")  # the image's WORKDIR
     for source in copied_sources(ROOT / "Dockerfile"):
@@ -71,9 +75,8 @@ def image(tmp_path_factory) -> tuple[Path, Path]:
             shutil.copytree(path, workdir / source, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(path, workdir / source)
-    _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-          "--force-reinstall", str(workdir)], timeout=300)  # fmt: skip
-    _run([str(python), "-m", "pip", "check"])
+    _pip(python, "install", "--no-deps", "--force-reinstall", str(workdir), timeout=300)
+    _pip(python, "check")
     return python, workdir
 
 
@@ -95,17 +98,33 @@ def launch_command(python: Path, workdir: Path, parameters: dict[str, str], tmp_
         f"--template_location={tmp_path / 'template.json'}",
         "--sdk_container_image=us-central1-docker.pkg.dev/my-project/dataflow/transacoes-template:v1",
     ]
-    return [str(python), str(workdir / "template" / "main.py"), *[f"--{k}={v}" for k, v in parameters.items()],
-            *launcher_options]  # fmt: skip
+    return [
+        str(python),
+        str(workdir / "template" / "main.py"),
+        *[f"--{k}={v}" for k, v in parameters.items()],
+        *launcher_options,
+    ]
 
 
 def test_the_image_runs_the_installed_package_not_the_source_tree(image):
+    """As the launcher runs it: the package comes from site-packages, never from the copied sources,
+    and none of its modules is a top-level import (main.py's folder holds none of them)."""
     python, workdir = image
-    found = _run([str(python), "-c", "import template, producer; print(template.__file__, producer.__file__)"],
-                 cwd=workdir / "template", env={"PATH": os.environ["PATH"]}).stdout.split()  # fmt: skip
-    assert all("site-packages" in path for path in found), found
-    missing = subprocess.run([str(python), "-c", "import pytest"], capture_output=True)
-    assert missing.returncode != 0, "dev dependencies leaked into the image's environment"
+    names, files = verbose_imports(
+        [str(python), str(workdir / "template" / "main.py"), "--help"], cwd=workdir, env={"PATH": os.environ["PATH"]}
+    )
+    loaded = {str(f).replace("/__pycache__/", "/").split(".cpython-")[0].removesuffix(".py") for f in files}
+    assert any(f.endswith("site-packages/transactions_pipeline/launch") for f in loaded), sorted(loaded)[:20]
+    assert any(f.endswith("site-packages/transactions/contract") for f in loaded)
+    assert not [f for f in files if workdir in f.parents], "nothing may load from the copied sources"
+    assert not names & package_module_names(workdir / "template" / "src" / "transactions_pipeline")
+
+
+@pytest.mark.parametrize("module", ["producer", "transactions_tools", "pytest", "benchmarks"])
+def test_the_image_carries_only_what_it_runs(image, module):
+    python, _ = image
+    found = subprocess.run([str(python), "-c", f"import {module}"], cwd="/", capture_output=True)
+    assert found.returncode != 0, f"{module} is importable in the template image"
 
 
 def test_streaming_launch_writes_rows_and_dead_letters(image, emulators, unique, tmp_path):
@@ -120,16 +139,24 @@ def test_streaming_launch_writes_rows_and_dead_letters(image, emulators, unique,
         "column_family": "dados",
     }
     log = (tmp_path / "launcher.log").open("w")
-    job = subprocess.Popen(launch_command(python, workdir, parameters, tmp_path), cwd=workdir,
-                           env=launcher_environment(emulators), stdout=log, stderr=subprocess.STDOUT,
-                           start_new_session=True)  # fmt: skip
+    job = subprocess.Popen(
+        launch_command(python, workdir, parameters, tmp_path),
+        cwd=workdir,
+        env=launcher_environment(emulators),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         time.sleep(3)
         assert job.poll() is None, (tmp_path / "launcher.log").read_text()[-3000:]
         records = [valid_record(i) for i in range(20)]
         bad = invalid_messages()[:5]
-        publish(resources, [(encode(r), attributes_of(r)) for r in records]
-                + [(data, {"transaction_id": f"bad-{i}"}) for i, (data, _, _) in enumerate(bad)])  # fmt: skip
+        publish(
+            resources,
+            [(encode(r), attributes_of(r)) for r in records]
+            + [(data, {"transaction_id": f"bad-{i}"}) for i, (data, _, _) in enumerate(bad)],
+        )
         wait_for_rows(resources, 20, timeout=120)
         assert {key.split(b"#")[2].decode() for key in read_rows(resources)} == {r["transaction_id"] for r in records}
         letters = pull_dead_letters(resources, 5, timeout=60)
@@ -157,8 +184,12 @@ def test_backfill_launch_runs_to_completion(image, emulators, unique, tmp_path):
         "bigtable_table": resources.table,
         "dead_letter_topic": resources.topic_path(resources.dead_letter_topic),
     }
-    _run(launch_command(python, workdir, parameters, tmp_path), cwd=workdir, env=launcher_environment(emulators),
-         timeout=300)  # fmt: skip
+    _run(
+        launch_command(python, workdir, parameters, tmp_path),
+        cwd=workdir,
+        env=launcher_environment(emulators),
+        timeout=300,
+    )
     assert [key.split(b"#")[0] for key in read_rows(resources)] == [b"02428050"]
     [letter] = pull_dead_letters(resources, 1, timeout=30)
     assert letter.attributes["error_reason"] == "final_price_mismatch"

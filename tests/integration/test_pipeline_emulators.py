@@ -3,8 +3,6 @@
 import pytest
 from google.cloud import bigtable
 
-from template.bigtable_row import to_row
-from template.contract import parse_transaction
 from tests.integration.harness import (
     INSTANCE,
     PROJECT,
@@ -17,6 +15,8 @@ from tests.integration.harness import (
     wait_for_rows,
 )
 from tests.messages import attributes_of, encode, invalid_messages, valid_record
+from transactions.contract import parse_transaction
+from transactions_pipeline.rows import to_row
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,7 @@ def test_missing_column_family_dead_letters_the_entries_and_the_job_keeps_runnin
 
     with streaming_job(job_config(resources)):
         # The family disappears after launch (launch-time checks passed).
-        table.column_family("dados").delete()
+        table.column_family(resources.column_family).delete()
         publish(resources, [(encode(r), attributes_of(r)) for r in records])
         letters = pull_dead_letters(resources, 5, timeout=90)
         assert sorted(m.data for m in letters) == sorted(encode(r) for r in records)
@@ -83,7 +83,7 @@ def test_missing_column_family_dead_letters_the_entries_and_the_job_keeps_runnin
             assert "unknown family" in letter.attributes["error_detail"]
 
         # Still running: with the family back, the next message is written.
-        table.column_family("dados").create()
+        table.column_family(resources.column_family).create()
         again = valid_record(99)
         publish(resources, [(encode(again), attributes_of(again))])
         wait_for_rows(resources, 1)

@@ -28,16 +28,24 @@ def topic(emulators, unique):
 
 
 def producer(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "producer", *args], capture_output=True, text=True,
-                          timeout=120, env=os.environ.copy(), **kwargs)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "producer", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+        **kwargs,
+    )
 
 
 def test_replay_of_a_small_csv(topic, tmp_path):
     path = tmp_path / "sales.csv"
-    path.write_text(HEADER + "\n02428050,P1,Books,332,10,298.8,UPI,05-12-2024\n"
-                    "98857e41,P2,Sports,244.8,15,208.08,Credit Card,29-02-2024\n"
-                    "bad,row\n"
-                    "00001,P3,Toys,10,0,10,UPI,31-02-2024\n")  # fmt: skip
+    path.write_text(
+        HEADER + "\n02428050,P1,Books,332,10,298.8,UPI,05-12-2024\n"
+        "98857e41,P2,Sports,244.8,15,208.08,Credit Card,29-02-2024\n"
+        "bad,row\n"
+        "00001,P3,Toys,10,0,10,UPI,31-02-2024\n"
+    )
     result = producer("--csv", str(path), "--topic", topic[0], "--rate", "0", "--run-id", "t")
     assert result.returncode == 0, result.stderr
     assert "skipped sales.csv line 4: expected 8 columns, found 2" in result.stderr.replace(str(tmp_path) + "/", "")
@@ -48,11 +56,29 @@ def test_replay_of_a_small_csv(topic, tmp_path):
     for record in records:
         assert record.pop("event_time").endswith("Z")
     assert records == [
-        {"transaction_id": "t:0:2", "user_id": "02428050", "product_id": "P1", "category": "Books", "price": "332",
-         "discount_pct": 10, "final_price": "298.8", "payment_method": "UPI", "purchase_date": "2024-12-05"},
-        {"transaction_id": "t:0:3", "user_id": "98857e41", "product_id": "P2", "category": "Sports", "price": "244.8",
-         "discount_pct": 15, "final_price": "208.08", "payment_method": "Credit Card", "purchase_date": "2024-02-29"},
-    ]  # fmt: skip
+        {
+            "transaction_id": "t:0:2",
+            "user_id": "02428050",
+            "product_id": "P1",
+            "category": "Books",
+            "price": "332",
+            "discount_pct": 10,
+            "final_price": "298.8",
+            "payment_method": "UPI",
+            "purchase_date": "2024-12-05",
+        },
+        {
+            "transaction_id": "t:0:3",
+            "user_id": "98857e41",
+            "product_id": "P2",
+            "category": "Sports",
+            "price": "244.8",
+            "discount_pct": 15,
+            "final_price": "208.08",
+            "payment_method": "Credit Card",
+            "purchase_date": "2024-02-29",
+        },
+    ]
     assert messages[0].attributes["event_time"] == orjson.loads(messages[0].data)["event_time"]
     assert pull_messages(topic[1], 1, timeout=2) == []
 
@@ -88,8 +114,12 @@ def test_loop_wraps_with_fresh_ids_and_start_line_resumes_without_gaps(topic, tm
 
 
 def test_sigterm_flushes_and_everything_reported_was_received(topic):
-    process = subprocess.Popen([sys.executable, "-m", "producer", "--topic", topic[0], "--rate", "200", "--loop", "--run-id", "S"],
-                               stderr=subprocess.PIPE, text=True, env=os.environ.copy())  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "producer", "--topic", topic[0], "--rate", "200", "--loop", "--run-id", "S"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
     time.sleep(4)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
@@ -131,7 +161,12 @@ def test_bad_input_is_one_clear_line_and_non_zero(emulators, args, code, message
 
 def test_emulator_down_is_one_clear_line(emulators):
     env = {**os.environ, "PUBSUB_EMULATOR_HOST": "127.0.0.1:9"}
-    result = subprocess.run([sys.executable, "-m", "producer", "--topic", "projects/local-project/topics/x-y-z"],
-                            capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "producer", "--topic", "projects/local-project/topics/x-y-z"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert result.returncode == 3
     assert result.stderr.strip() == "error: cannot reach Pub/Sub at 127.0.0.1:9: ServiceUnavailable"

@@ -2,8 +2,10 @@
 
 import pytest
 
-from template.backfill import SOURCE_FILE, SOURCE_LINE, SourceLine, file_digest, parse_csv_line
-from template.contract import MAX_MESSAGE_BYTES, InvalidMessage, Transaction
+from transactions.attributes import SOURCE_FILE, SOURCE_LINE
+from transactions.contract import MAX_MESSAGE_BYTES, InvalidMessage, Transaction
+from transactions.messages import file_digest
+from transactions_pipeline.backfill import SourceLine, parse_csv_line
 
 PATH = "gs://my-bucket/sales/2024.csv"
 
@@ -43,7 +45,7 @@ def test_a_good_line_keeps_ids_as_text_and_takes_its_ids_and_time_from_the_file(
         ("a#1,b,Sports,100,0,100,Cash,01-02-2024", "validate", "bad_user_id", None),
         ("x" * (MAX_MESSAGE_BYTES + 1), "parse", "too_large", None),
     ],
-)  # fmt: skip
+)
 def test_bad_lines_are_rejected_with_stage_and_reason(text, stage, reason, detail):
     with pytest.raises(InvalidMessage) as caught:
         parse_csv_line(line(text))
@@ -56,12 +58,14 @@ def test_files_are_read_in_chunks_of_numbered_lines_and_blank_lines_are_skipped(
     from apache_beam.io.fileio import ReadableFile
     from apache_beam.io.filesystem import FileMetadata
 
-    from template.backfill import LINES_PER_CHUNK, _ReadCsvLinesFn, source_lines
+    from transactions_pipeline.backfill import LINES_PER_CHUNK, _ReadCsvLinesFn, source_lines
 
     header = "User_ID,Product_ID,Category,Price (Rs.),Discount (%),Final_Price(Rs.),Payment_Method,Purchase_Date"
     lines = [f"u{i},p,c,1,0,1,Cash,01-02-2024" for i in range(2 * LINES_PER_CHUNK + 500)]
     path = tmp_path / "sales.csv"
-    path.write_bytes(("\ufeff" + header + "\r\n" + "\r\n".join(lines[:10]) + "\r\n\r\n" + "\r\n".join(lines[10:]) + "\r\n").encode())
+    path.write_bytes(
+        ("\ufeff" + header + "\r\n" + "\r\n".join(lines[:10]) + "\r\n\r\n" + "\r\n".join(lines[10:]) + "\r\n").encode()
+    )
     chunks = list(_ReadCsvLinesFn().process(ReadableFile(FileMetadata(str(path), path.stat().st_size))))
     assert [len(numbered) for _, numbered in chunks] == [LINES_PER_CHUNK, LINES_PER_CHUNK, 500]
     read = [line for chunk in chunks for line in source_lines(chunk)]

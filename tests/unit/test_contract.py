@@ -3,8 +3,9 @@
 import orjson
 import pytest
 
-from template.contract import MAX_MESSAGE_BYTES, InvalidMessage, format_cents, parse_transaction
 from tests.messages import encode, invalid_messages, valid_record
+from transactions.contract import MAX_MESSAGE_BYTES, InvalidMessage, parse_transaction
+from transactions.formats import format_cents
 
 
 def reject(record_or_bytes) -> InvalidMessage:
@@ -17,9 +18,17 @@ def reject(record_or_bytes) -> InvalidMessage:
 def test_valid_message_is_parsed_exactly():
     tx = parse_transaction(encode(valid_record(0)))
     assert tx == (
-        "test:000000", "02428050", "P00000", "Books", "332.00", "10", "298.80", "UPI",
-        "2024-01-01", 1_764_969_232_076,
-    )  # fmt: skip
+        "test:000000",
+        "02428050",
+        "P00000",
+        "Books",
+        "332.00",
+        "10",
+        "298.80",
+        "UPI",
+        "2024-01-01",
+        1_764_969_232_076,
+    )
 
 
 @pytest.mark.parametrize(("data", "stage", "reason"), invalid_messages())

@@ -2,14 +2,18 @@
 
 from datetime import UTC, datetime
 
-from template.dead_letters import DETAIL_MAX_CHARS, dead_letter
+from transactions.dead_letters import DETAIL_MAX_CHARS, dead_letter
 
 
 def test_original_data_and_attributes_are_kept():
     letter = dead_letter(
-        b"\x00raw", {"transaction_id": "t1", "event_time": "x"}, "validate", "bad_price", "detail",
+        b"\x00raw",
+        {"transaction_id": "t1", "event_time": "x"},
+        "validate",
+        "bad_price",
+        "detail",
         failed_at=datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
-    )  # fmt: skip
+    )
     assert letter.data == b"\x00raw"
     assert letter.attributes == {
         "transaction_id": "t1",
@@ -40,7 +44,7 @@ def test_a_dead_letter_too_big_for_pub_sub_keeps_what_fits_and_says_so():
     """Otherwise it could never be published, and its bundle would fail forever."""
     import hashlib
 
-    from template.dead_letters import MAX_DEAD_LETTER_BYTES
+    from transactions.dead_letters import MAX_DEAD_LETTER_BYTES
 
     data = bytes(range(256)) * 40_000  # 10,240,000 bytes: a message at Pub/Sub's own limit
     letter = dead_letter(data, {"transaction_id": "t1"}, "parse", "too_large", "message is 10240000 bytes")

@@ -4,8 +4,8 @@ import pytest
 from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 from google.cloud.bigtable_v2.types import data as data_types
 
-from template.bigtable_row import BigtableRow
-from template.mutations import encode_entry, mutate_rows_request
+from transactions_pipeline.mutations import encode_entry, mutate_rows_request
+from transactions_pipeline.rows import BigtableRow
 
 Request = bigtable_types.MutateRowsRequest.pb()
 Mutation = data_types.Mutation.pb()
@@ -15,14 +15,23 @@ def library_entry(row: BigtableRow, family: str):
     return Request.Entry(
         row_key=row.row_key,
         mutations=[
-            Mutation(set_cell=Mutation.SetCell(family_name=family, column_qualifier=q, timestamp_micros=row.timestamp_micros, value=v))
+            Mutation(
+                set_cell=Mutation.SetCell(
+                    family_name=family, column_qualifier=q, timestamp_micros=row.timestamp_micros, value=v
+                )
+            )
             for q, v in row.cells
         ],
     )
 
 
 ROWS = [
-    BigtableRow(b"02428050#8235030767923#r:0:2", ((b"price", b"332.00"), (b"category", b"Home & Kitchen")), 1_764_969_232_076_000, None),
+    BigtableRow(
+        b"02428050#8235030767923#r:0:2",
+        ((b"price", b"332.00"), (b"category", b"Home & Kitchen")),
+        1_764_969_232_076_000,
+        None,
+    ),
     BigtableRow(b"u" * 300, ((b"q" * 200, b"v" * 20_000), (b"empty", b"")), 0, None),  # multi-byte lengths
     BigtableRow("usuário#0000000000000#ação".encode(), ((b"payment", "Cartão".encode()),), 9_999_999_999_999_000, None),
     BigtableRow(b"k", (), 1000, None),  # no cells
@@ -41,7 +50,9 @@ def test_entry_bytes_equal_the_library_encoding(row, family):
 def test_request_of_encoded_entries(app_profile):
     table = "projects/local-project/instances/local-instance/tables/transacoes"
     request = mutate_rows_request(table, app_profile, [encode_entry(r, "dados") for r in ROWS])
-    assert request == Request(table_name=table, app_profile_id=app_profile, entries=[library_entry(r, "dados") for r in ROWS])
+    assert request == Request(
+        table_name=table, app_profile_id=app_profile, entries=[library_entry(r, "dados") for r in ROWS]
+    )
 
 
 def test_negative_timestamps_are_refused():

@@ -3,7 +3,7 @@
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from template.options import ConfigError, JobConfig, choose_local_runner, resolve_config
+from transactions_pipeline.options import ConfigError, JobConfig, choose_local_runner, resolve_config
 
 GOOD = [
     "--project=local-project",
@@ -36,15 +36,21 @@ def test_bigtable_project_overrides_the_job_project():
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("--input_subscription=transacoes", "--input_subscription: 'transacoes' is not projects/<project>/subscriptions/<subscription>"),
+        (
+            "--input_subscription=transacoes",
+            "--input_subscription: 'transacoes' is not projects/<project>/subscriptions/<subscription>",
+        ),
         ("--input_subscription=projects/local-project/topics/x", "--input_subscription:"),
-        ("--dead_letter_topic=projects/p/topics/dl", "--dead_letter_topic: 'projects/p/topics/dl' is not projects/<project>/topics/<topic>"),
+        (
+            "--dead_letter_topic=projects/p/topics/dl",
+            "--dead_letter_topic: 'projects/p/topics/dl' is not projects/<project>/topics/<topic>",
+        ),
         ("--bigtable_instance=Bad_Instance", "--bigtable_instance: 'Bad_Instance' is not an instance id"),
         ("--bigtable_table=has space", "--bigtable_table: 'has space' is not a table id"),
         ("--column_family=a:b", "--column_family: 'a:b' is not a column family name"),
         ("--bigtable_project=X", "--bigtable_project: 'X' is not a project id"),
     ],
-)  # fmt: skip
+)
 def test_malformed_values_name_the_parameter(override, message):
     name = override.split("=")[0]
     args = [a for a in GOOD if not a.startswith(name + "=")] + [override]
@@ -66,9 +72,12 @@ BACKFILL = [a for a in GOOD if not a.startswith("--input_subscription=")]
     ("inputs", "got"),
     [
         ([], "neither"),
-        (["--input_subscription=projects/local-project/subscriptions/abc", "--input_file=gs://my-bucket/a.csv"], "both"),
+        (
+            ["--input_subscription=projects/local-project/subscriptions/abc", "--input_file=gs://my-bucket/a.csv"],
+            "both",
+        ),
     ],
-)  # fmt: skip
+)
 def test_exactly_one_input(inputs, got):
     with pytest.raises(ConfigError) as caught:
         config_of(*BACKFILL, *inputs)
@@ -78,14 +87,18 @@ def test_exactly_one_input(inputs, got):
     )
 
 
-@pytest.mark.parametrize("path", ["gs://my-bucket/sales/*.csv", "gs://my-bucket/2024/sales.csv", "data/sample.csv", "/tmp/x/*.csv"])
+@pytest.mark.parametrize(
+    "path", ["gs://my-bucket/sales/*.csv", "gs://my-bucket/2024/sales.csv", "data/sample.csv", "/tmp/x/*.csv"]
+)
 def test_a_file_makes_a_batch_backfill(path):
     config = config_of(*BACKFILL, f"--input_file={path}")
     assert (config.input_file, config.input_subscription, config.streaming) == (path, None, False)
     assert config_of(*GOOD).streaming is True
 
 
-@pytest.mark.parametrize("path", ["s3://bucket/a.csv", "https://example.com/a.csv", "gs://Bad_Bucket/a.csv", "gs://my-bucket/", ""])
+@pytest.mark.parametrize(
+    "path", ["s3://bucket/a.csv", "https://example.com/a.csv", "gs://Bad_Bucket/a.csv", "gs://my-bucket/", ""]
+)
 def test_malformed_input_file(path):
     with pytest.raises(ConfigError, match=r"^--input_file: "):
         config_of(*BACKFILL, f"--input_file={path}")
@@ -114,7 +127,7 @@ def test_local_runner_is_named_so_nothing_is_downloaded(args, runner):
 
 def test_the_job_gets_the_streaming_direct_runner_even_without_streaming_flag(monkeypatch):
     """`main.py --runner=DirectRunner` (no --streaming) must not end as a batch run that reads nothing."""
-    from template import pipeline
+    from transactions_pipeline import pipeline
 
     monkeypatch.setattr(pipeline, "build_pipeline", lambda p, config: None)
     monkeypatch.setattr(pipeline.beam.Pipeline, "run", lambda self: self.options)
@@ -124,7 +137,7 @@ def test_the_job_gets_the_streaming_direct_runner_even_without_streaming_flag(mo
 
 
 def test_a_backfill_is_a_batch_job_on_the_fn_api_runner_even_with_streaming_flag(monkeypatch):
-    from template import pipeline
+    from transactions_pipeline import pipeline
 
     monkeypatch.setattr(pipeline, "build_pipeline", lambda p, config: None)
     monkeypatch.setattr(pipeline.beam.Pipeline, "run", lambda self: self.options)

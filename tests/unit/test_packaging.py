@@ -16,16 +16,29 @@ import pytest
 import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from producer.cli import TOPIC_FORM as PRODUCER_TOPIC_FORM
-from template.options import FORMS, PARAMETERS, TransactionsOptions
 from tests.images import copied_sources
+from transactions import resource_names
+from transactions_pipeline.options import FORMS, PARAMETERS, TransactionsOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 METADATA = json.loads((ROOT / "metadata.json").read_text())
 PARAMS = {p["name"]: p for p in METADATA["parameters"]}
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-ALLOWED_FIELDS = {"name", "label", "helpText", "isOptional", "regexes", "paramType", "defaultValue", "groupName",
-                  "parentName", "parentTriggerValues", "enumOptions", "customMetadata", "hiddenUi"}  # fmt: skip
+ALLOWED_FIELDS = {
+    "name",
+    "label",
+    "helpText",
+    "isOptional",
+    "regexes",
+    "paramType",
+    "defaultValue",
+    "groupName",
+    "parentName",
+    "parentTriggerValues",
+    "enumOptions",
+    "customMetadata",
+    "hiddenUi",
+}
 
 
 def beam_pin() -> str:
@@ -68,16 +81,28 @@ def test_param_types():
 @pytest.mark.parametrize(
     ("name", "good", "bad"),
     [
-        ("input_subscription", "projects/my-project/subscriptions/transacoes-pipeline", ["transacoes", "projects/my-project/topics/t1x", "projects/p/subscriptions/abc"]),
-        ("dead_letter_topic", "projects/my-project/topics/dead-letter", ["projects/my-project/subscriptions/x12", "dead-letter"]),
+        (
+            "input_subscription",
+            "projects/my-project/subscriptions/transacoes-pipeline",
+            ["transacoes", "projects/my-project/topics/t1x", "projects/p/subscriptions/abc"],
+        ),
+        (
+            "dead_letter_topic",
+            "projects/my-project/topics/dead-letter",
+            ["projects/my-project/subscriptions/x12", "dead-letter"],
+        ),
         ("bigtable_instance", "my-instance", ["My_Instance", "abc"]),
         ("bigtable_table", "transacoes", ["has space", ""]),
         ("bigtable_project", "my-project-123", ["X", "my_project"]),
         ("column_family", "dados", ["a:b", ""]),
         ("bigtable_app_profile", "", ["has space"]),
-        ("input_file", "gs://my-bucket/sales/*.csv", ["s3://my-bucket/a.csv", "gs://My_Bucket/a.csv", "gs://my-bucket/", ""]),
+        (
+            "input_file",
+            "gs://my-bucket/sales/*.csv",
+            ["s3://my-bucket/a.csv", "gs://My_Bucket/a.csv", "gs://my-bucket/", ""],
+        ),
     ],
-)  # fmt: skip
+)
 def test_regexes_accept_valid_and_reject_invalid(name, good, bad):
     [regex] = PARAMS[name]["regexes"]
     assert re.fullmatch(regex, good)
@@ -93,8 +118,9 @@ def test_metadata_regex_is_the_launch_check(name):
     assert not re.search(r"\(\?(<?[=!])|\\[1-9]", FORMS[name].pattern)
 
 
-def test_producer_checks_topics_like_the_template():
-    assert PRODUCER_TOPIC_FORM.pattern == FORMS["dead_letter_topic"].pattern
+def test_the_pipeline_checks_names_with_the_shared_forms():
+    assert FORMS["dead_letter_topic"] is resource_names.FORMS["topic"]
+    assert FORMS["input_subscription"] is resource_names.FORMS["subscription"]
 
 
 def test_streaming_fields():
@@ -143,8 +169,11 @@ def test_every_locked_requirement_is_hashed():
 def test_producer_lock_has_no_beam_and_matches_pyproject_ranges():
     lock = (ROOT / "producer" / "requirements.lock").read_text()
     assert "apache-beam" not in lock
-    ranges = {line.split(">=")[0]: line for line in (ROOT / "producer" / "requirements.in").read_text().splitlines()
-              if line and not line.startswith("#")}  # fmt: skip
+    ranges = {
+        line.split(">=")[0]: line
+        for line in (ROOT / "producer" / "requirements.in").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
     deps = {d.split(">=")[0]: d for d in PYPROJECT["project"]["dependencies"]}
     for name, spec in ranges.items():
         assert deps[name] == spec
@@ -203,8 +232,18 @@ def test_spec_merge_restores_streaming_fields_and_sets_the_worker_image(tmp_path
     raw = tmp_path / "spec-raw.json"
     raw.write_text("Successfully saved container spec in flex template file.\n" + json.dumps(gcloud_output))
     out = tmp_path / "spec.json"
-    result = subprocess.run([sys.executable, str(ROOT / "deploy" / "merge_spec.py"), str(raw), str(ROOT / "metadata.json"), image, str(out)],
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "deploy" / "merge_spec.py"),
+            str(raw),
+            str(ROOT / "metadata.json"),
+            image,
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     spec = json.loads(out.read_text())
     for field in ("streaming", "supportsAtLeastOnce", "supportsExactlyOnce", "defaultStreamingMode"):
@@ -229,28 +268,53 @@ def test_dockerignore_lets_in_everything_the_images_copy(dockerfile):
         assert dockerignore_allows(source), f"{dockerfile} copies {source}, which .dockerignore leaves out"
 
 
+FIRST_PARTY = {"transactions", "transactions_pipeline", "transactions_tools", "producer", "benchmarks", "tests"}
+
+
 def first_party_imports(package: str) -> set[str]:
     import ast
 
     found = set()
     for path in (ROOT / package).rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])  # fmt: skip
-            found |= {name.split(".")[0] for name in names} & {"template", "producer", "benchmarks", "tests"}
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+            )
+            found |= {name.split(".")[0] for name in names} & FIRST_PARTY
     return found
 
 
-def test_each_image_carries_every_first_party_package_its_code_imports():
-    assert first_party_imports("template") == {"template", "producer"}
-    assert {s.rstrip("/") for s in copied_sources(ROOT / "Dockerfile")} >= {"template", "producer"}
-    assert first_party_imports("producer") == {"producer"}, "the producer image has no Beam and no template/"
-    assert "producer" in {s.rstrip("/") for s in copied_sources(ROOT / "producer" / "Dockerfile")}
+def test_each_image_carries_every_first_party_package_its_code_imports_and_nothing_else():
+    assert first_party_imports("transactions") == {"transactions"}
+    assert first_party_imports("template") == {"transactions", "transactions_pipeline"}
+    assert {s.rstrip("/") for s in copied_sources(ROOT / "Dockerfile")} == {
+        "requirements.lock",
+        "pyproject.toml",
+        "README.md",
+        "transactions",
+        "template",
+    }
+    assert first_party_imports("producer") == {"producer", "transactions"}, "no Beam, no pipeline in the producer"
+    assert {s.rstrip("/") for s in copied_sources(ROOT / "producer" / "Dockerfile")} == {
+        "producer/requirements.lock",
+        "transactions",
+        "producer",
+        "data/sample_transactions.csv",
+    }
 
 
 def test_launcher_style_arguments_parse():
     """The launcher passes each parameter as --name=value plus its own options."""
-    args = [f"--{name}=x" for name in PARAMS] + ["--runner=DataflowRunner", "--project=my-project", "--region=us-central1",
-            "--staging_location=gs://b/staging", "--temp_location=gs://b/temp", "--job_name=j", "--template_location=gs://b/t"]  # fmt: skip
+    args = [f"--{name}=x" for name in PARAMS] + [
+        "--runner=DataflowRunner",
+        "--project=my-project",
+        "--region=us-central1",
+        "--staging_location=gs://b/staging",
+        "--temp_location=gs://b/temp",
+        "--job_name=j",
+        "--template_location=gs://b/t",
+    ]
     options = PipelineOptions(args).view_as(TransactionsOptions)
     assert all(getattr(options, name) == "x" for name in PARAMS)

@@ -1,0 +1,291 @@
+"""Send one batch of rows to Bigtable and settle every row: written, dead letter, or raise.
+
+Why not Beam's ``WriteToBigTable``: it builds ``DirectRow`` objects and goes through the
+high-level client, whose per-row Python overhead is the bottleneck. Here each row's
+``MutateRowsRequest`` entry is already encoded (:mod:`transactions_pipeline.mutations`), and a
+batch goes out through the generated (GAPIC) client's ``mutate_rows``, so credentials (ADC),
+the routing header (``x-goog-request-params``) and the emulator switch are the library's own.
+
+The structure follows python-bigtable's ``_MutateRowsOperation``: an operation of one batch
+runs attempts (one ``MutateRows`` call each, on the entries still pending) until every entry is
+settled or the operation's deadline passes, and one function decides what each answer means:
+
+- OK: written.
+- A data error (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION): no retry can fix it; the
+  entry becomes a write dead letter at once.
+- Any other code while some entry of the batch was written: the failure is the entry's own
+  (the emulator answers INTERNAL for an unknown column family, where the service answers
+  NOT_FOUND); it is retried, and dead-lettered after ``max_entry_attempts``.
+- A transient failure of the whole call (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
+  ABORTED, INTERNAL, UNKNOWN), an entry left unanswered by a broken stream, or a batch in which
+  nothing was written and every failure is a throttling code: an outage, nobody's fault. It is
+  retried with backoff, without charging the entries, until ``operation_timeout_seconds`` have
+  passed since the first attempt; then :class:`BigtableUnavailable` fails the bundle, so the
+  runner retries it and no Pub/Sub message is acknowledged.
+- Any other failure of the whole call (permission denied, table missing) raises at once.
+
+So the longest one batch can hold its bundle is ``operation_timeout_seconds`` plus one attempt's
+timeout (``docs/dead-letters.md``, "Failure and retry policy"). Every second slept in backoff is
+reported (``on_backoff``), for Beam's ``cumulativeThrottlingSeconds`` counter.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
+from typing import NamedTuple, Protocol
+
+from google.api_core import exceptions as api_exceptions
+from google.cloud.bigtable_v2.types import bigtable as bigtable_types
+from google.rpc import code_pb2
+
+from transactions import resource_names
+from transactions.dead_letters import WRITE_REASON_PREFIX
+from transactions_pipeline.mutations import mutate_rows_request
+
+Entry = bytes
+"""An encoded ``MutateRowsRequest.Entry``."""
+
+MAX_MUTATIONS_PER_CALL = 100_000
+"""Bigtable's limit on the mutations of one ``MutateRows`` request."""
+
+DATA_ERROR_CODES = frozenset({code_pb2.INVALID_ARGUMENT, code_pb2.NOT_FOUND, code_pb2.FAILED_PRECONDITION})
+"""Per-entry codes that no retry can fix: dead-letter the entry at once."""
+THROTTLING_CODES = frozenset(
+    {code_pb2.DEADLINE_EXCEEDED, code_pb2.RESOURCE_EXHAUSTED, code_pb2.ABORTED, code_pb2.UNAVAILABLE}
+)
+"""Per-entry codes that, when nothing of a batch was written, mean the service is struggling."""
+RETRYABLE_CALL_ERRORS = (
+    api_exceptions.ServiceUnavailable,
+    api_exceptions.DeadlineExceeded,
+    api_exceptions.ResourceExhausted,
+    api_exceptions.Aborted,
+    api_exceptions.InternalServerError,
+    api_exceptions.Unknown,
+)
+"""Failures of a whole call that are worth another attempt."""
+
+
+class BigtableUnavailable(RuntimeError):
+    """Transient failures outlasted the operation's deadline: fail the bundle so the runner retries."""
+
+
+@dataclass(frozen=True)
+class BigtableTarget:
+    """Where rows go: ``projects/<project>/instances/<instance>/tables/<table>``, one family."""
+
+    project: str
+    instance: str
+    table: str
+    column_family: str
+    app_profile_id: str = ""
+
+    @property
+    def table_name(self) -> str:
+        return resource_names.table_path(self.project, self.instance, self.table)
+
+
+def _require_positive(settings: object) -> None:
+    for field in fields(settings):
+        value = getattr(settings, field.name)
+        if not value > 0:
+            raise ValueError(f"{type(settings).__name__}.{field.name} must be > 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """When to send: the first limit reached closes a batch."""
+
+    max_rows: int = 1000
+    max_bytes: int = 8 * 1024 * 1024
+    max_mutations: int = MAX_MUTATIONS_PER_CALL
+
+    def __post_init__(self) -> None:
+        _require_positive(self)
+        if self.max_mutations > MAX_MUTATIONS_PER_CALL:
+            raise ValueError(f"BatchLimits.max_mutations is at most {MAX_MUTATIONS_PER_CALL}: Bigtable's limit")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long one batch may retry, and how often one entry may fail on its own.
+
+    ``operation_timeout_seconds`` is the outage budget of a batch (from its first attempt);
+    ``attempt_timeout_seconds`` bounds each call (and never reaches past the operation's
+    deadline); backoff between attempts grows from ``initial_backoff_seconds`` by
+    ``backoff_multiplier`` up to ``max_backoff_seconds``, with jitter.
+    """
+
+    operation_timeout_seconds: float = 300.0
+    attempt_timeout_seconds: float = 60.0
+    max_entry_attempts: int = 4
+    initial_backoff_seconds: float = 0.1
+    max_backoff_seconds: float = 10.0
+    backoff_multiplier: float = 2.0
+
+    def __post_init__(self) -> None:
+        _require_positive(self)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after the ``attempt``-th attempt (1-based), jittered to 50-100%."""
+        delay = min(self.max_backoff_seconds, self.initial_backoff_seconds * self.backoff_multiplier ** (attempt - 1))
+        return delay * random.uniform(0.5, 1.0)
+
+
+class FailedEntry(NamedTuple):
+    """A row that will not be written: its position in the batch and why."""
+
+    index: int
+    reason: str
+    detail: str
+
+
+class WriteOutcome(NamedTuple):
+    written: int
+    failed: list[FailedEntry]
+    calls: int
+
+
+class Throttler(Protocol):
+    """Client-side adaptive throttling (Beam's ``AdaptiveThrottler`` has this shape)."""
+
+    def throttle_request(self, now_ms: float) -> bool: ...
+
+    def successful_request(self, now_ms: float) -> None: ...
+
+
+def status_name(code: int) -> str:
+    """``not_found`` for 5: the google.rpc.Code name in lower case (``code_<n>`` if unknown)."""
+    try:
+        return code_pb2.Code.Name(code).lower()
+    except ValueError:
+        return f"code_{code}"
+
+
+class _Operation:
+    """The state of one batch across its attempts; :meth:`settle` is where every decision is made."""
+
+    def __init__(self, size: int, max_entry_attempts: int) -> None:
+        self.pending = list(range(size))
+        self.failed: list[FailedEntry] = []
+        self.attempts = 0
+        self._charged = [0] * size
+        self._max_entry_attempts = max_entry_attempts
+        self._any_written = False
+
+    def settle(self, answers: dict[int, tuple[int, str]], call_error: Exception | None) -> bool:
+        """Sort the pending entries by the attempt's answers; True if the attempt was an outage."""
+        self.attempts += 1
+        retrying: list[tuple[int, int | None, str]] = []  # code None: unanswered
+        for position, index in enumerate(self.pending):
+            code, message = answers.get(position, (None, str(call_error or "no answer for this entry")))
+            if code == code_pb2.OK:
+                self._any_written = True
+            elif code in DATA_ERROR_CODES:
+                self.failed.append(_failure(index, code, message, 1))
+            else:
+                retrying.append((index, code, message))
+        outage = call_error is not None or (
+            not self._any_written and all(code in THROTTLING_CODES for _, code, _ in retrying)
+        )
+        self.pending = []
+        for index, code, message in retrying:
+            if code is None or (outage and code in THROTTLING_CODES):
+                self.pending.append(index)  # not the entry's fault: it is not charged
+                continue
+            self._charged[index] += 1
+            if self._charged[index] >= self._max_entry_attempts:
+                self.failed.append(_failure(index, code, message, self._charged[index]))
+            else:
+                self.pending.append(index)
+        return outage and bool(retrying)
+
+
+class BigtableBatchWriter:
+    """Writes batches of encoded entries with the policy above; one instance per worker thread.
+
+    ``mutate_rows`` is the generated client's method; tests of failure modes the emulator
+    cannot produce pass a stand-in with the same signature. ``on_backoff(seconds, entries)`` is
+    told of every wait before a retry; ``throttler``, when given, may hold an attempt back
+    (adaptive throttling of a bulk load), and that wait is reported the same way.
+    """
+
+    def __init__(
+        self,
+        mutate_rows: Callable[..., Iterable],
+        target: BigtableTarget,
+        policy: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        on_backoff: Callable[[float, int], None] | None = None,
+        throttler: Throttler | None = None,
+        throttle_delay_seconds: float = 1.0,
+    ) -> None:
+        self._mutate_rows = mutate_rows
+        self._target = target
+        self._policy = policy
+        self._sleep = sleep
+        self._clock = clock
+        self._on_backoff = on_backoff or (lambda seconds, entries: None)
+        self._throttler = throttler
+        self._throttle_delay = throttle_delay_seconds
+
+    def write(self, entries: Sequence[Entry]) -> WriteOutcome:
+        policy = self._policy
+        operation = _Operation(len(entries), policy.max_entry_attempts)
+        deadline = self._clock() + policy.operation_timeout_seconds
+        while operation.pending:
+            self._wait_for_throttler(len(operation.pending))
+            timeout = max(0.001, min(policy.attempt_timeout_seconds, deadline - self._clock()))
+            answers, call_error = self._attempt([entries[i] for i in operation.pending], timeout)
+            if call_error is not None and not isinstance(call_error, RETRYABLE_CALL_ERRORS):
+                raise call_error
+            outage = operation.settle(answers, call_error)
+            if self._throttler is not None and not outage:
+                self._throttler.successful_request(time.time() * 1000)
+            if not operation.pending:
+                break
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise BigtableUnavailable(
+                    f"{self._target.table_name}: {len(operation.pending)} rows still failing after "
+                    f"{operation.attempts} attempts in {policy.operation_timeout_seconds:g}s: "
+                    f"{call_error or 'every row throttled'}"
+                )
+            delay = min(policy.backoff(operation.attempts), remaining)
+            self._on_backoff(delay, len(operation.pending))
+            self._sleep(delay)
+        operation.failed.sort()
+        return WriteOutcome(len(entries) - len(operation.failed), operation.failed, operation.attempts)
+
+    def _wait_for_throttler(self, entries: int) -> None:
+        if self._throttler is None:
+            return
+        while self._throttler.throttle_request(time.time() * 1000):
+            self._on_backoff(self._throttle_delay, entries)
+            self._sleep(self._throttle_delay)
+
+    def _attempt(self, entries: list[Entry], timeout: float) -> tuple[dict[int, tuple[int, str]], Exception | None]:
+        """One ``MutateRows`` call: position in ``entries`` -> (code, message), and the call's error."""
+        request = mutate_rows_request(self._target.table_name, self._target.app_profile_id, entries)
+        answers: dict[int, tuple[int, str]] = {}
+        try:
+            responses = self._mutate_rows(
+                request=bigtable_types.MutateRowsRequest.wrap(request), retry=None, timeout=timeout
+            )
+            for response in responses:
+                for entry in bigtable_types.MutateRowsResponse.pb(response).entries:
+                    answers[entry.index] = (entry.status.code, entry.status.message)
+        except api_exceptions.GoogleAPICallError as error:
+            return answers, error
+        return answers, None
+
+
+def _failure(index: int, code: int, message: str, attempts: int) -> FailedEntry:
+    name = status_name(code)
+    detail = f"Bigtable answered {name.upper()} for this row"
+    if attempts > 1:
+        detail += f" {attempts} times"
+    return FailedEntry(index, WRITE_REASON_PREFIX + name, f"{detail}: {message}")

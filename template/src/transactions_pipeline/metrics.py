@@ -1,0 +1,63 @@
+"""The job's Beam metrics: one namespace, every name in one place.
+
+Dataflow exports each user counter to Cloud Monitoring as ``dataflow.googleapis.com/job/user_counter``
+with the label ``metric_name`` set to the names below; the dashboard and alert files in
+``deploy/monitoring`` refer to them, and a test checks that every name they use is defined here.
+Reason codes are open-ended (``invalid_bad_price``, ``dead_lettered_write_bigtable_internal``),
+so their counters are made on first use and kept, instead of one attribute per code.
+"""
+
+from __future__ import annotations
+
+from apache_beam.metrics import Metrics
+
+NAMESPACE = "transacoes"
+
+READ = "read"
+VALID = "valid"
+INVALID = "invalid"
+INVALID_BY_REASON = "invalid_"
+"""Prefix: ``invalid_<reason>`` for each reason code."""
+WRITTEN = "written"
+WRITE_RETRIES = "write_retries"
+WRITE_FAILED = "write_failed"
+ROWS_PER_WRITE_CALL = "rows_per_write_call"
+DEAD_LETTERED = "dead_lettered"
+DEAD_LETTERED_BY_REASON = "dead_lettered_"
+"""Prefix: ``dead_lettered_<stage>_<reason>``."""
+THROTTLED_SECONDS = "cumulativeThrottlingSeconds"
+"""Beam's convention (its BigQuery, GCS and Datastore IOs use it): Dataflow's autoscaler reads
+seconds spent backing off from a service and does not add workers for that share of the time."""
+
+COUNTERS = (READ, VALID, INVALID, WRITTEN, WRITE_RETRIES, WRITE_FAILED, DEAD_LETTERED, THROTTLED_SECONDS)
+DISTRIBUTIONS = (ROWS_PER_WRITE_CALL,)
+PREFIXES = (INVALID_BY_REASON, DEAD_LETTERED_BY_REASON)
+
+
+class CounterFamily:
+    """Counters ``<prefix><suffix>`` in the job's namespace, created once each."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+        self._counters: dict[str, object] = {}
+
+    def __getitem__(self, suffix: str):
+        counter = self._counters.get(suffix)
+        if counter is None:
+            counter = self._counters[suffix] = Metrics.counter(NAMESPACE, self._prefix + suffix)
+        return counter
+
+
+class ThrottledSeconds:
+    """``cumulativeThrottlingSeconds``: Beam counters are integers, so fractions are carried over."""
+
+    def __init__(self) -> None:
+        self._counter = Metrics.counter(NAMESPACE, THROTTLED_SECONDS)
+        self._carry = 0.0
+
+    def add(self, seconds: float) -> None:
+        self._carry += seconds
+        whole = int(self._carry)
+        if whole:
+            self._counter.inc(whole)
+            self._carry -= whole

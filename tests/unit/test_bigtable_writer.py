@@ -1,0 +1,229 @@
+"""Failure modes of the Bigtable writer that the emulator cannot produce.
+
+The emulator never answers UNAVAILABLE, DEADLINE_EXCEEDED or RESOURCE_EXHAUSTED, nor a
+per-entry NOT_FOUND, and it never throttles: these tests replace the generated client's
+``mutate_rows`` with a scripted stand-in of the same signature, and the clock with a fake one
+that ``sleep`` advances. Everything the emulator *can* do (writes, an unknown column family)
+is tested against it in tests/integration.
+"""
+
+import pytest
+from google.api_core import exceptions as api_exceptions
+from google.cloud.bigtable_v2.types import bigtable as bigtable_types
+
+from transactions_pipeline.bigtable_writer import (
+    BatchLimits,
+    BigtableBatchWriter,
+    BigtableTarget,
+    BigtableUnavailable,
+    FailedEntry,
+    RetryPolicy,
+    status_name,
+)
+from transactions_pipeline.mutations import encode_entry
+from transactions_pipeline.rows import BigtableRow
+
+TARGET = BigtableTarget("local-project", "local-instance", "transacoes", "dados")
+POLICY = RetryPolicy(
+    max_entry_attempts=3, operation_timeout_seconds=30, initial_backoff_seconds=1, max_backoff_seconds=4
+)
+
+
+def rows(n: int) -> list:
+    return [
+        encode_entry(BigtableRow(f"u#{i:013d}#t{i}".encode(), ((b"price", b"1.00"),), 1000, None), "dados")
+        for i in range(n)
+    ]
+
+
+class ScriptedBigtable:
+    """Answers each call with the next scripted item: a list of per-entry codes, a code, or an exception."""
+
+    def __init__(self, *script):
+        self.script = list(script)
+        self.requests: list[list[bytes]] = []
+        self.timeouts: list[float] = []
+
+    def __call__(self, request, retry, timeout):
+        assert retry is None, "the writer does its own retries"
+        pb = bigtable_types.MutateRowsRequest.pb(request)
+        assert pb.table_name == TARGET.table_name
+        self.requests.append([entry.row_key for entry in pb.entries])
+        self.timeouts.append(timeout)
+        answer = self.script.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        codes = answer if isinstance(answer, list) else [answer] * len(pb.entries)
+        response = bigtable_types.MutateRowsResponse.pb()()
+        for index, code in enumerate(codes):
+            entry = response.entries.add(index=index)
+            entry.status.code = code
+            entry.status.message = f"code {code}"
+        return iter([bigtable_types.MutateRowsResponse.wrap(response)])
+
+
+class FakeClock:
+    """Monotonic time that only ``sleep`` moves."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def writer(fake, backoffs=None, clock=None, policy=POLICY, throttler=None):
+    clock = clock or FakeClock()
+    return BigtableBatchWriter(
+        fake,
+        TARGET,
+        policy,
+        sleep=clock.sleep,
+        clock=clock,
+        on_backoff=(lambda seconds, entries: backoffs.append((seconds, entries))) if backoffs is not None else None,
+        throttler=throttler,
+    )
+
+
+def test_all_ok_in_one_call():
+    fake = ScriptedBigtable(0)
+    outcome = writer(fake).write(rows(5))
+    assert (outcome.written, outcome.failed, outcome.calls) == (5, [], 1)
+    assert fake.timeouts == [30]  # an attempt never reaches past the operation's deadline (30 s here)
+
+
+def test_data_errors_are_dead_lettered_at_once_and_the_rest_written():
+    fake = ScriptedBigtable([0, 5, 0, 3, 9])
+    outcome = writer(fake).write(rows(5))
+    assert outcome.written == 2
+    assert [(f.index, f.reason) for f in outcome.failed] == [
+        (1, "bigtable_not_found"),
+        (3, "bigtable_invalid_argument"),
+        (4, "bigtable_failed_precondition"),
+    ]
+    assert outcome.calls == 1
+
+
+def test_transient_call_error_is_retried_then_succeeds_and_the_wait_is_reported():
+    backoffs = []
+    fake = ScriptedBigtable(api_exceptions.ServiceUnavailable("down"), 0)
+    outcome = writer(fake, backoffs).write(rows(3))
+    assert (outcome.written, outcome.failed, outcome.calls) == (3, [], 2)
+    assert [entries for _, entries in backoffs] == [3]
+    assert 0.5 <= backoffs[0][0] <= 1.0  # the first backoff, jittered to 50-100%
+    assert fake.requests[0] == fake.requests[1]
+
+
+def test_an_outage_is_retried_until_the_operation_deadline_then_fails_the_bundle():
+    clock = FakeClock()
+    fake = ScriptedBigtable(*[api_exceptions.DeadlineExceeded("slow")] * 100)
+    with pytest.raises(BigtableUnavailable, match=r"3 rows still failing after \d+ attempts in 30s: 504 slow"):
+        writer(fake, clock=clock).write(rows(3))
+    assert sum(clock.slept) == pytest.approx(30)  # the whole budget, and not a second more
+    assert max(clock.slept) <= POLICY.max_backoff_seconds
+    assert all(timeout <= POLICY.attempt_timeout_seconds for timeout in fake.timeouts)
+    assert fake.timeouts[-1] <= 30 - sum(clock.slept[:-1])  # no attempt reaches past the deadline
+
+
+def test_every_entry_throttled_is_an_outage_not_a_dead_letter():
+    fake = ScriptedBigtable(*[14] * 100)
+    with pytest.raises(BigtableUnavailable, match="every row throttled"):
+        writer(fake).write(rows(2))
+    assert len(fake.requests) > POLICY.max_entry_attempts  # entries were never charged
+
+
+def test_entry_failing_while_batch_mates_succeed_is_dead_lettered_after_bounded_attempts():
+    fake = ScriptedBigtable([0, 14, 0], [14], [14])
+    outcome = writer(fake).write(rows(3))
+    assert outcome.failed == [
+        FailedEntry(1, "bigtable_unavailable", "Bigtable answered UNAVAILABLE for this row 3 times: code 14")
+    ]
+    assert outcome.written == 2
+    assert [len(r) for r in fake.requests] == [3, 1, 1]
+
+
+def test_emulator_internal_error_for_unknown_family_is_dead_lettered_after_bounded_attempts():
+    fake = ScriptedBigtable(13, 13, 13)
+    outcome = writer(fake).write(rows(2))
+    assert [f.reason for f in outcome.failed] == ["bigtable_internal", "bigtable_internal"]
+    assert outcome.calls == POLICY.max_entry_attempts
+
+
+def test_permission_denied_raises_at_once():
+    fake = ScriptedBigtable(api_exceptions.PermissionDenied("no"))
+    with pytest.raises(api_exceptions.PermissionDenied):
+        writer(fake).write(rows(1))
+    assert len(fake.requests) == 1
+
+
+def test_entries_left_unanswered_by_a_broken_stream_are_resent():
+    fake = ScriptedBigtable([0], 0)  # answers only the first entry, then (next call) all
+    outcome = writer(fake).write(rows(3))
+    assert (outcome.written, outcome.calls) == (3, 2)
+    assert len(fake.requests[1]) == 2
+
+
+class RecordingThrottler:
+    """Beam's AdaptiveThrottler shape: holds back the first ``refusals`` attempts, records successes."""
+
+    def __init__(self, refusals: int):
+        self.refusals = refusals
+        self.successes = 0
+
+    def throttle_request(self, now_ms: float) -> bool:
+        self.refusals -= 1
+        return self.refusals >= 0
+
+    def successful_request(self, now_ms: float) -> None:
+        self.successes += 1
+
+
+def test_an_adaptive_throttler_holds_attempts_back_and_the_wait_counts_as_throttling():
+    backoffs, throttler = [], RecordingThrottler(refusals=2)
+    fake = ScriptedBigtable(0)
+    outcome = writer(fake, backoffs, throttler=throttler).write(rows(4))
+    assert outcome.written == 4
+    assert backoffs == [(1.0, 4), (1.0, 4)]  # two refusals, one second each
+    assert throttler.successes == 1
+
+
+def test_an_outage_is_not_reported_to_the_throttler_as_a_success():
+    throttler = RecordingThrottler(refusals=0)
+    fake = ScriptedBigtable(api_exceptions.ServiceUnavailable("down"), 0)
+    writer(fake, throttler=throttler).write(rows(2))
+    assert throttler.successes == 1
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        (lambda: RetryPolicy(operation_timeout_seconds=0), "operation_timeout_seconds"),
+        (lambda: RetryPolicy(max_entry_attempts=-1), "max_entry_attempts"),
+        (lambda: RetryPolicy(initial_backoff_seconds=0), "initial_backoff_seconds"),
+        (lambda: BatchLimits(max_rows=0), "max_rows"),
+        (lambda: BatchLimits(max_bytes=-5), "max_bytes"),
+    ],
+)
+def test_zero_or_negative_settings_are_refused(settings, field):
+    with pytest.raises(ValueError, match=f"{field} must be > 0"):
+        settings()
+
+
+def test_more_mutations_than_bigtable_allows_per_call_are_refused():
+    with pytest.raises(ValueError, match="at most 100000"):
+        BatchLimits(max_mutations=100_001)
+
+
+def test_status_names_come_from_google_rpc_code():
+    assert [status_name(c) for c in (0, 5, 14, 16, 99)] == [
+        "ok",
+        "not_found",
+        "unavailable",
+        "unauthenticated",
+        "code_99",
+    ]

@@ -1,0 +1,81 @@
+"""The design documents in docs/ say what the code does: their tables are checked against it."""
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from transactions.contract import FIELDS
+from transactions.dead_letters import REASONS
+from transactions_pipeline import pipeline
+from transactions_pipeline.bigtable_writer import BatchLimits, RetryPolicy
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+
+
+def table_after(path: Path, first_header: str) -> list[list[str]]:
+    """The rows of the Markdown table whose header row starts with ``| first_header |``."""
+    lines = path.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return rows
+
+
+def unquote(cell: str) -> str:
+    return cell.strip("`")
+
+
+def test_the_field_table_is_the_contract():
+    rows = table_after(DOCS / "contract.md", "field")
+    assert [(unquote(name), kind, rule) for name, kind, rule in rows] == list(FIELDS)
+
+
+def test_the_reason_table_is_every_reason_a_dead_letter_can_carry():
+    rows = table_after(DOCS / "contract.md", "reason")
+    assert {unquote(reason): (stage, when) for reason, stage, when in rows} == REASONS
+    assert len(rows) == len(REASONS)
+
+
+def test_the_retry_defaults_table_is_the_code():
+    rows = {unquote(name): value for name, value in table_after(DOCS / "dead-letters.md", "setting")}
+    defaults = {
+        f.name: str(getattr(settings(), f.name)) for settings in (RetryPolicy, BatchLimits) for f in fields(settings)
+    }
+    assert rows == defaults
+
+
+def test_the_step_table_names_the_stable_step_names():
+    rows = table_after(DOCS / "architecture.md", "step")
+    steps = [
+        pipeline.STEP_READ,
+        pipeline.STEP_PARSE,
+        pipeline.STEP_WRITE,
+        pipeline.STEP_COLLECT_DEAD_LETTERS,
+        pipeline.STEP_PUBLISH_DEAD_LETTERS,
+    ]
+    assert [unquote(row[0]) for row in rows] == steps
+
+
+MARKDOWN = sorted([ROOT / "README.md", *DOCS.glob("*.md")])
+
+
+@pytest.mark.parametrize("document", MARKDOWN, ids=lambda p: p.name)
+def test_every_relative_link_resolves(document):
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", document.read_text()):
+        if not re.match(r"[a-z]+://", target):
+            assert (document.parent / target).exists(), f"{document.name} links to {target}, which does not exist"
+
+
+def test_nothing_points_outside_the_repository_for_its_design():
+    sources = [*ROOT.glob("*.md"), *DOCS.glob("*.md")]
+    for package in ("transactions", "template", "producer", "transactions_tools", "benchmarks"):
+        sources += (ROOT / package).rglob("*.py")
+    for path in sources:
+        text = path.read_text()
+        assert "../shared" not in text and "DESIGN.md" not in text, f"{path} points at a design outside the repository"

@@ -1,0 +1,149 @@
+"""The Kaggle "E-Commerce Dataset" CSV format, and a reader of it, row by row, with line numbers.
+
+The header has spaces and units in it (``Price (Rs.)``), dates are ``dd-mm-yyyy``, prices drop
+trailing zeros (``332``, ``244.8``), and every ID must be read as a string (``02428050`` keeps
+its zero; ``98857e41`` is not a number). The reader tolerates a UTF-8 BOM, CRLF endings and
+stray whitespace. A row that cannot be used is reported as a :class:`BadRow` naming its line,
+and the reader goes on. The producer replays files with it; the backfill parses lines with
+:func:`parse_row` and checks headers with :func:`check_header`.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+HEADER = (
+    "User_ID",
+    "Product_ID",
+    "Category",
+    "Price (Rs.)",
+    "Discount (%)",
+    "Final_Price(Rs.)",
+    "Payment_Method",
+    "Purchase_Date",
+)
+_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+_DD_MM_YYYY = re.compile(r"(\d{2})-(\d{2})-(\d{4})")
+
+
+class UnusableInput(Exception):
+    """The file cannot be replayed at all (missing, unreadable, wrong header)."""
+
+
+class SaleRow(NamedTuple):
+    """One usable CSV row (a tuple: this is built once per message, so it must be cheap)."""
+
+    line: int
+    user_id: str
+    product_id: str
+    category: str
+    price: str
+    discount: int | float
+    final_price: str
+    payment_method: str
+    purchase_date: str  # ISO
+
+
+class BadRow(NamedTuple):
+    line: int
+    problem: str
+
+
+def check_header(where: str, fields: list[str] | None) -> None:
+    """Raise :class:`UnusableInput` unless ``fields`` (names stripped) are the Kaggle header."""
+    found = tuple(name.strip() for name in fields or ())
+    if found != HEADER:
+        raise UnusableInput(
+            f"{where}: unrecognised header.\n  expected: {','.join(HEADER)}\n"
+            f"  found:    {','.join(found) if found else '(empty file)'}"
+        )
+
+
+def read_rows(path: Path, start_line: int = 2) -> Iterator[SaleRow | BadRow]:
+    """Rows from ``start_line`` on (line 1 is the header); raises :class:`UnusableInput`."""
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise UnusableInput(f"{path}: no such file") from None
+    except OSError as error:
+        raise UnusableInput(f"{path}: {error.strerror}") from None
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader, None)
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise UnusableInput(f"{path}: not a readable CSV file ({error})") from None
+        check_header(str(path), header)
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except (csv.Error, UnicodeDecodeError) as error:
+                yield BadRow(reader.line_num, f"unreadable: {error}")
+                continue
+            line = reader.line_num
+            if line < start_line or not fields or (not fields[0].strip() and not any(f.strip() for f in fields)):
+                continue  # before the start, or a blank line
+            yield parse_row(line, fields)
+
+
+def parse_row(line: int, fields: list[str]) -> SaleRow | BadRow:
+    """One CSV record as a :class:`SaleRow`, or a :class:`BadRow` that names the problem.
+
+    The checks are ordered so that a good row (nearly every row) costs a few cheap tests;
+    the per-field messages are only worked out for a bad one.
+    """
+    if len(fields) != len(HEADER):
+        return BadRow(line, f"expected {len(HEADER)} columns, found {len(fields)}")
+    user, product, category, price, discount, final, payment, when = [f.strip() for f in fields]
+    if not (user and product and category and payment):
+        for name, value in (
+            ("User_ID", user),
+            ("Product_ID", product),
+            ("Category", category),
+            ("Payment_Method", payment),
+        ):
+            if not value:
+                return BadRow(line, f"empty {name}")
+    number = _PLAIN_NUMBER.fullmatch
+    if not (number(price) and number(final) and number(discount)):
+        for name, value in (("Price (Rs.)", price), ("Final_Price(Rs.)", final), ("Discount (%)", discount)):
+            if not number(value):
+                return BadRow(line, f"{name} is not a number: {value!r}")
+    iso_date = _iso_date(when)
+    if iso_date is None:
+        return BadRow(line, f"Purchase_Date is not dd-mm-yyyy: {when!r}")
+    return SaleRow(line, user, product, category, price, _discount(discount), final, payment, iso_date)
+
+
+@lru_cache(maxsize=1024)
+def _discount(text: str) -> int | float:
+    """``25`` -> 25, ``12.5`` -> 12.5 (a JSON number, as the contract wants); cached."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+@lru_cache(maxsize=8192)
+def _iso_date(text: str) -> str | None:
+    """``dd-mm-yyyy`` -> ``yyyy-mm-dd``, or None; cached, since a file has few distinct dates."""
+    match = _DD_MM_YYYY.fullmatch(text)
+    if match is None:
+        return None
+    day, month, year = match.groups()
+    try:
+        return date(int(year), int(month), int(day)).isoformat()
+    except ValueError:
+        return None
+
+
+def count_data_lines(path: Path) -> int:
+    """Data lines in the file (for the progress bar); cheap, no parsing."""
+    with path.open("rb") as handle:
+        return max(0, sum(1 for line in handle if line.strip()) - 1)

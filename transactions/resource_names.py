@@ -1,0 +1,65 @@
+"""The forms of Google Cloud resource ids and paths that the system accepts, named once.
+
+Each form is a regular expression with no look-arounds or back-references, so that the same
+text also compiles in RE2 (the Dataflow launch form checks parameters with it) and in
+JavaScript. The pipeline's parameters, the producer and the operator tools all check names
+against these forms, and print ``DESCRIPTIONS`` when a value does not fit.
+"""
+
+from __future__ import annotations
+
+import re
+
+_PROJECT = r"[a-z][-a-z0-9:.]{4,61}[a-z0-9]"
+_PUBSUB_ID = r"[A-Za-z][-A-Za-z0-9._~+%]{2,254}"
+
+FORMS = {
+    "project": re.compile(_PROJECT),
+    "topic": re.compile(rf"projects/{_PROJECT}/topics/{_PUBSUB_ID}"),
+    "subscription": re.compile(rf"projects/{_PROJECT}/subscriptions/{_PUBSUB_ID}"),
+    "bigtable_instance": re.compile(r"[a-z][-a-z0-9]{4,31}[a-z0-9]"),
+    "bigtable_table": re.compile(r"[-_.a-zA-Z0-9]{1,50}"),
+    "column_family": re.compile(r"[-_.a-zA-Z0-9]{1,64}"),
+    "app_profile": re.compile(r"[-_a-zA-Z0-9]{0,50}"),
+    # A bucket, then an object name or a glob; control characters never.
+    "gcs_path": re.compile(r"gs://[a-z0-9][-_.a-z0-9]{1,220}[a-z0-9]/[^\x00-\x1f]+"),
+}
+"""Kind of name -> its form (match with ``fullmatch``)."""
+
+DESCRIPTIONS = {
+    "project": "a project id: 6-30 characters of a-z, 0-9 and '-', starting with a letter",
+    "topic": "projects/<project>/topics/<topic>",
+    "subscription": "projects/<project>/subscriptions/<subscription>",
+    "bigtable_instance": "an instance id: 6-33 characters of a-z, 0-9 and '-', starting with a letter",
+    "bigtable_table": "a table id: 1-50 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
+    "column_family": "a column family name: 1-64 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
+    "app_profile": "an app profile id: letters, digits, '_' and '-'",
+    "gcs_path": "gs://<bucket>/<path>, glob allowed (e.g. gs://my-bucket/sales/*.csv)",
+}
+"""Kind of name -> the expected form, as error messages print it."""
+
+
+def is_valid(kind: str, value: str) -> bool:
+    return FORMS[kind].fullmatch(value) is not None
+
+
+def topic_path(project: str, topic: str) -> str:
+    return f"projects/{project}/topics/{topic}"
+
+
+def subscription_path(project: str, subscription: str) -> str:
+    return f"projects/{project}/subscriptions/{subscription}"
+
+
+def table_path(project: str, instance: str, table: str) -> str:
+    return f"projects/{project}/instances/{instance}/tables/{table}"
+
+
+def project_of(path: str) -> str:
+    """``my-project`` of ``projects/my-project/topics/t`` (or of a subscription path)."""
+    return path.split("/", 2)[1]
+
+
+def short_name(path: str) -> str:
+    """``t`` of ``projects/my-project/topics/t``: the last segment of a resource path."""
+    return path.rsplit("/", 1)[-1]

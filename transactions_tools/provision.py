@@ -1,0 +1,142 @@
+"""Create the job's resources, idempotently, on the emulators or in a real project.
+
+Topic and subscription for the transactions, the dead-letter topic and a subscription on it
+(so dead letters are kept until someone reads them), and the Bigtable table with its column
+family (GC rule: keep one version). Existing resources are left as they are.
+
+    transacoes-provision --project=P --instance=I [--table=transacoes] ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+
+from google.api_core import exceptions as api_exceptions
+
+from transactions import resource_names
+from transactions_tools import defaults
+
+DEFAULTS = {
+    "topic": defaults.TOPIC,
+    "subscription": defaults.SUBSCRIPTION,
+    "dead_letter_topic": defaults.DEAD_LETTER_TOPIC,
+    "dead_letter_subscription": defaults.DEAD_LETTER_SUBSCRIPTION,
+    "table": defaults.TABLE,
+}
+
+
+@dataclass(frozen=True)
+class Resources:
+    project: str
+    instance: str
+    table: str = DEFAULTS["table"]
+    column_family: str = defaults.COLUMN_FAMILY
+    topic: str = DEFAULTS["topic"]
+    subscription: str = DEFAULTS["subscription"]
+    dead_letter_topic: str = DEFAULTS["dead_letter_topic"]
+    dead_letter_subscription: str = DEFAULTS["dead_letter_subscription"]
+    bigtable_project: str | None = None
+
+    def topic_path(self, name: str) -> str:
+        return resource_names.topic_path(self.project, name)
+
+    def subscription_path(self, name: str) -> str:
+        return resource_names.subscription_path(self.project, name)
+
+
+def provision(resources: Resources, log=print) -> None:
+    """Create whatever of ``resources`` is missing."""
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    try:
+        for topic in (resources.topic, resources.dead_letter_topic):
+            _create(
+                lambda t=topic: publisher.create_topic(name=resources.topic_path(t)),
+                f"topic {resources.topic_path(topic)}",
+                log,
+            )
+        for subscription, topic in (
+            (resources.subscription, resources.topic),
+            (resources.dead_letter_subscription, resources.dead_letter_topic),
+        ):
+            _create(
+                lambda s=subscription, t=topic: subscriber.create_subscription(
+                    name=resources.subscription_path(s),
+                    topic=resources.topic_path(t),
+                    ack_deadline_seconds=60,
+                ),
+                f"subscription {resources.subscription_path(subscription)}",
+                log,
+            )
+    finally:
+        subscriber.close()
+    create_table(
+        resources.bigtable_project or resources.project,
+        resources.instance,
+        resources.table,
+        resources.column_family,
+        log,
+    )
+
+
+def create_table(project: str, instance: str, table_id: str, family: str, log=print) -> None:
+    """The table with ``family`` keeping one version; adds the family to an existing table."""
+    from google.cloud import bigtable
+    from google.cloud.bigtable import column_family
+
+    client = bigtable.Client(project=project, admin=True)
+    table = client.instance(instance).table(table_id)
+    name = resource_names.table_path(project, instance, table_id)
+    keep_one = column_family.MaxVersionsGCRule(1)
+    if not table.exists():
+        _create(lambda: table.create(column_families={family: keep_one}), f"table {name}", log)
+        return
+    if family not in table.list_column_families():
+        table.column_family(family, keep_one).create()
+        log(f"created column family {family} in {name}")
+    else:
+        log(f"exists: table {name} with family {family}")
+
+
+def _create(action, what: str, log) -> None:
+    try:
+        action()
+        log(f"created {what}")
+    except api_exceptions.AlreadyExists:
+        log(f"exists: {what}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="transacoes-provision", description=__doc__.split("\n")[0])
+    parser.add_argument("--project", required=True, help="project of the Pub/Sub resources")
+    parser.add_argument("--instance", required=True, help="Bigtable instance id (must exist in a real project)")
+    parser.add_argument("--bigtable-project", help="project of the Bigtable instance (default: --project)")
+    for name, default in DEFAULTS.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", default=default, help=f"default {default}")
+    parser.add_argument("--column-family", default=defaults.COLUMN_FAMILY)
+    args = parser.parse_args(argv)
+    resources = Resources(
+        project=args.project,
+        instance=args.instance,
+        table=args.table,
+        column_family=args.column_family,
+        topic=args.topic,
+        subscription=args.subscription,
+        dead_letter_topic=args.dead_letter_topic,
+        dead_letter_subscription=args.dead_letter_subscription,
+        bigtable_project=args.bigtable_project,
+    )
+    try:
+        provision(resources)
+    except api_exceptions.GoogleAPICallError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
