@@ -11,7 +11,7 @@ WITH_STACK := $(if $(wildcard $(STACK_ENV)),. ./$(STACK_ENV) &&,)
 # `make lookup USER=<id>`: only a USER given on the command line counts (not the login name).
 LOOKUP_USER := $(if $(filter command line,$(origin USER)),$(USER),)
 
-.PHONY: help install test unit integration lint format demo up down bench lookup lock clean
+.PHONY: help install test unit integration lint format demo up down bench lookup lock metadata clean
 
 help:
 	@echo "make demo         run the whole system on the local emulators"
@@ -23,6 +23,8 @@ help:
 	@echo "make up / down    leave the local stack running in the background / stop it"
 	@echo "make bench        benchmarks against their baselines (~12 min); writes benchmarks/RESULTS.md"
 	@echo "make lookup USER=<user_id>   a user's latest transactions (from the stack make up started)"
+	@echo "make metadata     write metadata.json and metadata-backfill.json from the parameter table"
+	@echo "make lock         re-lock requirements.lock and producer/requirements.lock (hashes)"
 
 install: $(STAMP)
 
@@ -69,14 +71,20 @@ lookup: $(STAMP)
 	@test -n "$(LOOKUP_USER)" || { echo "usage: make lookup USER=<user_id> [N=5] (after make up, or with the emulators' variables set)" >&2; exit 2; }
 	$(WITH_STACK) $(BIN)/transacoes-lookup "$(LOOKUP_USER)" --limit $(or $(N),5)
 
+# Hash-locked: the template image's runtime dependencies plus its build backend (setuptools,
+# installed from the lock so the image builds the project with --no-build-isolation), and the
+# producer image's dependencies. Existing pins are kept unless pyproject.toml needs others.
 lock: $(STAMP)
-	{ echo "# Hash-locked runtime dependencies of the template image, and its build backend, generated from"; \
-	  echo "# pyproject.toml by 'make lock' (uv pip compile --generate-hashes, Python 3.11, linux x86_64). Do not edit."; \
-	  $(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')" > .local/build-requirements.in; \
-	  $(BIN)/uv pip compile pyproject.toml .local/build-requirements.in --generate-hashes --python-version 3.11 \
-	    --python-platform x86_64-manylinux_2_28 --no-header; } > requirements.lock
+	mkdir -p .local
+	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')" > .local/build-requirements.in
+	$(BIN)/uv pip compile pyproject.toml .local/build-requirements.in --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" -o requirements.lock
 	$(BIN)/uv pip compile producer/requirements.in --generate-hashes --python-version 3.11 \
-	  --python-platform x86_64-manylinux_2_28 -o producer/requirements.lock
+	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" -o producer/requirements.lock
+
+# The two templates' launch forms, from the parameter table (a test fails when they are stale).
+metadata: $(STAMP)
+	$(BIN)/transacoes-template-metadata --write
 
 clean:
 	rm -rf $(VENV) .local build *.egg-info .pytest_cache .ruff_cache

@@ -1,9 +1,18 @@
-"""Finish the Flex Template spec that `gcloud dataflow flex-template build --print-only` prints.
+"""Finish a Flex Template spec from what ``gcloud dataflow flex-template build --print-only`` prints.
 
-gcloud drops ``streaming``, ``supportsAtLeastOnce``, ``supportsExactlyOnce`` and
-``defaultStreamingMode`` from the metadata it writes; this puts them back from metadata.json,
-and sets ``defaultEnvironment.sdkContainerImage`` to the template image so that a job launched
-from the Console form with only the required parameters runs its workers on that same image.
+gcloud prints the spec as a YAML block scalar with the JSON inside (``|-`` then the indented
+JSON); with ``--format=json`` or ``--format='value(.)'`` it prints a JSON string or the bare JSON
+instead, and all three are read here. Then:
+
+- gcloud keeps only the metadata's name, description and parameters; ``streaming``,
+  ``supportsAtLeastOnce``, ``supportsExactlyOnce`` and ``defaultStreamingMode`` are put back from
+  the metadata file, since the Console draws its streaming-mode selector from them;
+- the workers run the template image however the job is launched: the ``sdk_container_image``
+  parameter's default and ``defaultEnvironment.sdkContainerImage`` are set to the image just built;
+- a streaming template also gets ``defaultEnvironment.enableStreamingEngine`` (Python streaming on
+  Dataflow needs it) and ``streamingMode`` (the metadata's default mode, as the CLI's default too).
+
+Field names are those of gcloud's Dataflow v1b3 messages (``FlexTemplateRuntimeEnvironment``).
 Standard library only: it runs in Cloud Build's cloud-sdk image.
 
     python3 deploy/merge_spec.py SPEC_IN METADATA IMAGE SPEC_OUT
@@ -11,19 +20,39 @@ Standard library only: it runs in Cloud Build's cloud-sdk image.
 
 import json
 import sys
+import textwrap
 
 STREAMING_FIELDS = ("streaming", "supportsAtLeastOnce", "supportsExactlyOnce", "defaultStreamingMode")
+IMAGE_PARAMETER = "sdk_container_image"
+
+
+def read_gcloud_spec(text: str) -> dict:
+    """The spec JSON from gcloud's output, whichever of its three forms it came in."""
+    text = text.strip()
+    if text.startswith("|"):  # a YAML block scalar: drop the indicator line, dedent the rest
+        text = textwrap.dedent(text.split("\n", 1)[1])
+    value = json.loads(text)
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def merge(spec: dict, metadata: dict, image: str) -> dict:
     merged = json.loads(json.dumps(spec))
+    if merged.get("image") != image:
+        raise ValueError(f"the spec's image {merged.get('image')} is not {image}")
     target = merged.setdefault("metadata", {})
+    if [p["name"] for p in target.get("parameters", [])] != [p["name"] for p in metadata["parameters"]]:
+        raise ValueError("gcloud's spec does not carry the metadata file's parameters")
     for field in STREAMING_FIELDS:
         if field in metadata:
             target[field] = metadata[field]
-    merged.setdefault("defaultEnvironment", {})["sdkContainerImage"] = image
-    if merged.get("image") and merged["image"] != image:
-        raise SystemExit(f"error: the spec's image {merged['image']} is not {image}")
+    for parameter in target["parameters"]:
+        if parameter["name"] == IMAGE_PARAMETER:
+            parameter["defaultValue"] = image
+    environment = merged.setdefault("defaultEnvironment", {})
+    environment["sdkContainerImage"] = image
+    if metadata.get("streaming"):
+        environment["enableStreamingEngine"] = True
+        environment["streamingMode"] = "STREAMING_MODE_" + metadata["defaultStreamingMode"]
     return merged
 
 
@@ -33,12 +62,16 @@ def main(argv: list[str]) -> int:
         return 2
     spec_in, metadata_path, image, spec_out = argv
     with open(spec_in) as handle:
-        text = handle.read()
-    spec = json.loads(text[text.index("{") :])  # tolerate lines gcloud prints before the JSON
+        spec = read_gcloud_spec(handle.read())
     with open(metadata_path) as handle:
         metadata = json.load(handle)
+    try:
+        merged = merge(spec, metadata, image)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     with open(spec_out, "w") as handle:
-        json.dump(merge(spec, metadata, image), handle, indent=2)
+        json.dump(merged, handle, indent=2)
     return 0
 
 

@@ -23,6 +23,10 @@ FORMS = {
     "app_profile": re.compile(r"[-_a-zA-Z0-9]{0,50}"),
     # A bucket, then an object name or a glob; control characters never.
     "gcs_path": re.compile(r"gs://[a-z0-9][-_.a-z0-9]{1,220}[a-z0-9]/[^\x00-\x1f]+"),
+    # registry host[:port]/path, then a tag or a digest (Artifact Registry, gcr.io, Docker Hub).
+    "container_image": re.compile(
+        r"[a-z0-9][-a-z0-9.]*(?::[0-9]{1,5})?/[a-z0-9][-a-z0-9._/]*(?::[A-Za-z0-9_][-A-Za-z0-9_.]{0,127}|@sha256:[0-9a-f]{64})?"
+    ),
 }
 """Kind of name -> its form (match with ``fullmatch``)."""
 
@@ -35,6 +39,7 @@ DESCRIPTIONS = {
     "column_family": "a column family name: 1-64 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
     "app_profile": "an app profile id: letters, digits, '_' and '-'",
     "gcs_path": "gs://<bucket>/<path>, glob allowed (e.g. gs://my-bucket/sales/*.csv)",
+    "container_image": "<registry>/<path>:<tag> or <registry>/<path>@sha256:<digest>",
 }
 """Kind of name -> the expected form, as error messages print it."""
 

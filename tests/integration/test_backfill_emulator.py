@@ -69,10 +69,10 @@ def test_backfill_of_a_pattern_that_matches_nothing_fails_at_launch(emulators, u
     assert f"error: --input_file: no file matches '{tmp_path}/nothing-*.csv'" in capsys.readouterr().err
 
 
-def test_backfill_of_a_file_with_a_foreign_header_fails_the_job(emulators, unique, tmp_path):
+def test_backfill_of_a_file_with_a_foreign_header_fails_at_launch(emulators, unique, tmp_path, capsys):
     resources = provision_for_test(unique)
     path = tmp_path / "other.csv"
     path.write_text("id,name\n1,x\n")
-    with pytest.raises(Exception, match="unrecognised header"):
-        main(backfill_args(resources, str(path)))
+    assert main(backfill_args(resources, str(path))) == 2
+    assert f"error: --input_file: {path}: unrecognised header." in capsys.readouterr().err
     assert read_rows(resources) == {}

@@ -2,28 +2,26 @@
 
 The image (Dockerfile) is rebuilt here as far as a machine without Docker allows: a clean
 virtual environment gets the hash-locked requirements.lock alone (``--require-hashes``, then
-``pip check``), then the project from a copy of exactly what the Dockerfile COPYs, with no
-dependencies (``--no-deps``). Then ``python <copy>/template/main.py`` runs from that copy, as
-``FLEX_TEMPLATE_PYTHON_PY_FILE`` does, with the metadata.json parameters as ``--name=value`` and
-the options the launcher adds. Only the runner differs (the launcher says DataflowRunner): the
-local one is used, against the emulators, and the rows must land.
+``pip check``), then the project from a copy of exactly what the Dockerfile COPYs, installed
+with the Dockerfile's own flags (no dependencies, the locked setuptools, no build isolation).
+Then ``python <copy>/template/main.py`` runs from that copy, as ``FLEX_TEMPLATE_PYTHON_PY_FILE``
+does, with each template's metadata parameters as ``--name=value`` and the options the launcher
+adds. Only the runner differs (the launcher says DataflowRunner): the local one is used, against
+the emulators, and the rows must land.
 
 The environment is cached under .local/ by the hash of requirements.lock (a fresh clone builds
 it once, in about a minute with pip's cache warm).
 """
 
-import hashlib
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.images import copied_sources
+from tests.images import copy_sources, locked_environment, pip, project_install_flags, run
 from tests.imports import package_module_names, verbose_imports
 from tests.integration.harness import (
     INSTANCE,
@@ -35,48 +33,25 @@ from tests.integration.harness import (
     wait_for_rows,
 )
 from tests.messages import attributes_of, encode, invalid_messages, valid_record
+from transactions_pipeline.parameters import BACKFILL, STREAM
+from transactions_tools import template_metadata
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-METADATA = json.loads((ROOT / "metadata.json").read_text())
-PYTHON = shutil.which("python3.11") or sys.executable
-
-
-def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
-    done = subprocess.run(command, capture_output=True, text=True, **kwargs)
-    assert done.returncode == 0, f"{' '.join(command)}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done
-
-
-def _pip(python: Path, *args: str, timeout: float = 120) -> None:
-    _run([str(python), "-m", "pip", "--quiet", "--disable-pip-version-check", *args], timeout=timeout)
+METADATA = {template: json.loads((ROOT / name).read_text()) for template, name in template_metadata.FILES.items()}
 
 
 @pytest.fixture(scope="session")
 def image(tmp_path_factory) -> tuple[Path, Path]:
     """(python of the clean environment, the image's working directory with the copied sources)."""
-    lock = ROOT / "requirements.lock"
-    venv = ROOT / ".local" / "launch-contract-venv"
-    stamp = venv / "lock.sha256"
-    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
-    python = venv / "bin" / "python"
-    if not stamp.exists() or stamp.read_text() != digest:
-        shutil.rmtree(venv, ignore_errors=True)
-        _run([PYTHON, "-m", "venv", str(venv)])
-        _pip(python, "install", "--require-hashes", "-r", str(lock), timeout=900)
-        _pip(python, "check")
-        stamp.write_text(digest)
+    dockerfile = ROOT / "Dockerfile"
+    python = locked_environment(ROOT / "requirements.lock", ROOT / ".local" / "launch-contract-venv")
     workdir = tmp_path_factory.mktemp("template")  # the image's WORKDIR
-    for source in copied_sources(ROOT / "Dockerfile"):
-        if source == "requirements.lock":
-            continue
-        path = ROOT / source
-        if path.is_dir():
-            shutil.copytree(path, workdir / source, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(path, workdir / source)
-    _pip(python, "install", "--no-deps", "--force-reinstall", str(workdir), timeout=300)
-    _pip(python, "check")
+    copy_sources(dockerfile, workdir)
+    flags = project_install_flags(dockerfile)
+    assert flags == ["--no-deps", "--no-build-isolation"], "the Dockerfile builds with the locked setuptools"
+    pip(python, "install", *flags, "--force-reinstall", str(workdir), timeout=300)
+    pip(python, "check")
     return python, workdir
 
 
@@ -85,9 +60,9 @@ def launcher_environment(emulators) -> dict[str, str]:
     return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **emulators.environment()}
 
 
-def launch_command(python: Path, workdir: Path, parameters: dict[str, str], tmp_path: Path) -> list[str]:
-    names = {p["name"] for p in METADATA["parameters"]}
-    assert set(parameters) <= names, "only metadata.json parameters are passed as parameters"
+def launch_command(template: str, python: Path, workdir: Path, parameters: dict[str, str], tmp_path: Path) -> list[str]:
+    names = {p["name"] for p in METADATA[template]["parameters"]}
+    assert set(parameters) <= names, f"only {template} parameters are passed as parameters"
     launcher_options = [  # what the launcher adds; the runner is the local one instead of DataflowRunner
         "--runner=DirectRunner",
         f"--project={PROJECT}",
@@ -140,7 +115,7 @@ def test_streaming_launch_writes_rows_and_dead_letters(image, emulators, unique,
     }
     log = (tmp_path / "launcher.log").open("w")
     job = subprocess.Popen(
-        launch_command(python, workdir, parameters, tmp_path),
+        launch_command(STREAM, python, workdir, parameters, tmp_path),
         cwd=workdir,
         env=launcher_environment(emulators),
         stdout=log,
@@ -184,8 +159,8 @@ def test_backfill_launch_runs_to_completion(image, emulators, unique, tmp_path):
         "bigtable_table": resources.table,
         "dead_letter_topic": resources.topic_path(resources.dead_letter_topic),
     }
-    _run(
-        launch_command(python, workdir, parameters, tmp_path),
+    run(
+        launch_command(BACKFILL, python, workdir, parameters, tmp_path),
         cwd=workdir,
         env=launcher_environment(emulators),
         timeout=300,

@@ -1,10 +1,12 @@
-"""The Flex Template's launch contract: metadata.json, the image, the lock files, Cloud Build.
+"""The images, the lock files and Cloud Build: pinned, consistent, and carrying only what they run.
 
-None of this can run here (no Docker engine, no project), so these tests pin it by
-construction: they fail when the parameters, versions or build steps drift apart.
+None of this can run here (no Docker engine, no project), so these tests pin it by construction:
+hadolint on both Dockerfiles, one version of each base everywhere, what each image copies and
+imports. The images' install steps are reproduced in clean virtual environments by
+tests/integration/test_launch_contract.py and test_producer_image.py.
 """
 
-import json
+import ast
 import re
 import shutil
 import subprocess
@@ -14,31 +16,20 @@ from pathlib import Path
 
 import pytest
 import yaml
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from tests.images import copied_sources
-from transactions import resource_names
-from transactions_pipeline.options import FORMS, PARAMETERS, TransactionsOptions
 
 ROOT = Path(__file__).resolve().parents[2]
-METADATA = json.loads((ROOT / "metadata.json").read_text())
-PARAMS = {p["name"]: p for p in METADATA["parameters"]}
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-ALLOWED_FIELDS = {
-    "name",
-    "label",
-    "helpText",
-    "isOptional",
-    "regexes",
-    "paramType",
-    "defaultValue",
-    "groupName",
-    "parentName",
-    "parentTriggerValues",
-    "enumOptions",
-    "customMetadata",
-    "hiddenUi",
-}
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+PRODUCER_DOCKERFILE = (ROOT / "producer" / "Dockerfile").read_text()
+CLOUDBUILD_TEXT = (ROOT / "cloudbuild.yaml").read_text()
+CLOUDBUILD = yaml.safe_load(CLOUDBUILD_TEXT)
+STEPS = {step["id"]: step for step in CLOUDBUILD["steps"]}
+
+
+def dockerfile_arg(text: str, name: str) -> str:
+    return re.search(rf"^ARG {name}=(\S+)$", text, re.M).group(1)
 
 
 def beam_pin() -> str:
@@ -46,116 +37,58 @@ def beam_pin() -> str:
     return re.fullmatch(r"apache-beam\[gcp\]==([\d.]+)", pin).group(1)
 
 
-def option_defaults() -> dict:
-    parser = __import__("argparse").ArgumentParser()
-    TransactionsOptions._add_argparse_args(parser)
-    return {a.dest: a.default for a in parser._actions if a.dest != "help"}
-
-
-def test_every_metadata_parameter_is_a_pipeline_option_and_back():
-    assert set(PARAMS) == set(option_defaults()) == set(PARAMETERS)
-
-
-@pytest.mark.parametrize("name", sorted(PARAMS))
-def test_parameter_fields_optionality_and_defaults(name):
-    param = PARAMS[name]
-    assert set(param) <= ALLOWED_FIELDS, "field names are the camelCase ones the Dataflow API reads"
-    assert param["label"] and param["helpText"] and param["groupName"]
-    default = option_defaults()[name]
-    # The two inputs are both optional in the form: exactly one of them is checked at launch.
-    required = name in {"bigtable_instance", "bigtable_table", "dead_letter_topic"}
-    assert param["isOptional"] is (not required)
-    if param["isOptional"] and default is not None:
-        assert param["defaultValue"] == default
-    assert "defaultValue" not in param or param["isOptional"]
-
-
-def test_param_types():
-    assert PARAMS["input_subscription"]["paramType"] == "PUBSUB_SUBSCRIPTION"
-    assert PARAMS["dead_letter_topic"]["paramType"] == "PUBSUB_TOPIC"
-    assert PARAMS["input_file"]["paramType"] == "GCS_READ_FILE"
-    others = set(PARAMS) - {"input_subscription", "dead_letter_topic", "input_file"}
-    assert {PARAMS[n]["paramType"] for n in others} == {"TEXT"}
-
-
-@pytest.mark.parametrize(
-    ("name", "good", "bad"),
-    [
-        (
-            "input_subscription",
-            "projects/my-project/subscriptions/transacoes-pipeline",
-            ["transacoes", "projects/my-project/topics/t1x", "projects/p/subscriptions/abc"],
-        ),
-        (
-            "dead_letter_topic",
-            "projects/my-project/topics/dead-letter",
-            ["projects/my-project/subscriptions/x12", "dead-letter"],
-        ),
-        ("bigtable_instance", "my-instance", ["My_Instance", "abc"]),
-        ("bigtable_table", "transacoes", ["has space", ""]),
-        ("bigtable_project", "my-project-123", ["X", "my_project"]),
-        ("column_family", "dados", ["a:b", ""]),
-        ("bigtable_app_profile", "", ["has space"]),
-        (
-            "input_file",
-            "gs://my-bucket/sales/*.csv",
-            ["s3://my-bucket/a.csv", "gs://My_Bucket/a.csv", "gs://my-bucket/", ""],
-        ),
-    ],
-)
-def test_regexes_accept_valid_and_reject_invalid(name, good, bad):
-    [regex] = PARAMS[name]["regexes"]
-    assert re.fullmatch(regex, good)
-    for value in bad:
-        assert not re.fullmatch(regex, value), value
-
-
-@pytest.mark.parametrize("name", sorted(PARAMS))
-def test_metadata_regex_is_the_launch_check(name):
-    """The Console form and the launch-time check accept exactly the same values."""
-    assert PARAMS[name]["regexes"] == [f"^{FORMS[name].pattern}$"]
-    # Look-arounds and back-references do not compile in RE2, which Google services use.
-    assert not re.search(r"\(\?(<?[=!])|\\[1-9]", FORMS[name].pattern)
-
-
-def test_the_pipeline_checks_names_with_the_shared_forms():
-    assert FORMS["dead_letter_topic"] is resource_names.FORMS["topic"]
-    assert FORMS["input_subscription"] is resource_names.FORMS["subscription"]
-
-
-def test_streaming_fields():
-    assert METADATA["streaming"] is True
-    assert METADATA["supportsAtLeastOnce"] is True and METADATA["supportsExactlyOnce"] is True
-    assert METADATA["defaultStreamingMode"] in {"AT_LEAST_ONCE", "EXACTLY_ONCE"}
+def locked_version(lock: Path, package: str) -> str:
+    return re.search(rf"^{package}==(\S+) ", lock.read_text(), re.M).group(1)
 
 
 def test_beam_version_is_one_and_the_same_everywhere():
     version = beam_pin()
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    assert re.search(rf"^ARG BEAM_VERSION={re.escape(version)}$", dockerfile, re.M)
-    assert "FROM apache/beam_python3.11_sdk:${BEAM_VERSION}" in dockerfile
-    lock = (ROOT / "requirements.lock").read_text()
-    assert re.search(rf"^apache-beam==({re.escape(version)}) ", lock, re.M) or f"apache-beam=={version} \\" in lock
-    cloudbuild = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
-    assert cloudbuild["substitutions"]["_BEAM_VERSION"] == version
+    assert dockerfile_arg(DOCKERFILE, "BEAM_VERSION") == version
+    assert "FROM apache/beam_python3.11_sdk:${BEAM_VERSION}" in DOCKERFILE
+    assert locked_version(ROOT / "requirements.lock", "apache-beam") == version
+    assert CLOUDBUILD["substitutions"]["_BEAM_VERSION"] == version
 
 
-def test_python_minor_version_of_images_matches_the_project():
-    assert PYPROJECT["project"]["requires-python"].startswith(">=3.11")
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "beam_python3.11_sdk" in dockerfile and "python311-template-launcher-base" in dockerfile
-    assert "FROM python:3.11-slim" in dockerfile
-    assert "FROM python:3.11-slim" in (ROOT / "producer" / "Dockerfile").read_text()
+def test_every_base_image_is_pinned_and_the_same_in_each_place():
+    launcher = dockerfile_arg(DOCKERFILE, "LAUNCHER_TAG")
+    assert re.fullmatch(r"\d{8}[-_](rc|RC)\d{2}", launcher), "a dated tag Google publishes, never latest"
+    assert CLOUDBUILD["substitutions"]["_LAUNCHER_TAG"] == launcher
+    python_image = dockerfile_arg(DOCKERFILE, "PYTHON_IMAGE")
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-(bookworm|trixie)", python_image)
+    assert dockerfile_arg(PRODUCER_DOCKERFILE, "PYTHON_IMAGE") == python_image
+    assert CLOUDBUILD["substitutions"]["_PYTHON_IMAGE"] == python_image
+    assert "FROM ${PYTHON_IMAGE}" in DOCKERFILE and "FROM ${PYTHON_IMAGE}" in PRODUCER_DOCKERFILE
+    assert "latest" not in CLOUDBUILD["substitutions"]["_CLOUD_SDK_IMAGE"]
+
+
+def test_the_build_runs_the_same_gcloud_as_the_tests_that_check_its_output():
+    sdk = re.fullmatch(
+        r"gcr\.io/google\.com/cloudsdktool/cloud-sdk:(\d+\.\d+\.\d+)-slim",
+        CLOUDBUILD["substitutions"]["_CLOUD_SDK_IMAGE"],
+    )
+    assert sdk, "a pinned cloud-sdk release"
+    gcloud = shutil.which("gcloud")
+    if gcloud is None:
+        pytest.skip("the Google Cloud CLI is not installed here")
+    installed = subprocess.run([gcloud, "version"], capture_output=True, text=True).stdout.splitlines()[0]
+    assert installed == f"Google Cloud SDK {sdk.group(1)}", f"cloudbuild.yaml pins {sdk.group(1)}; here: {installed}"
+
+
+def test_the_build_backend_is_pinned_and_locked_with_its_hashes():
+    [backend] = PYPROJECT["build-system"]["requires"]
+    name, version = backend.split("==")
+    assert locked_version(ROOT / "requirements.lock", name) == version
+    assert "--no-build-isolation" in DOCKERFILE and "--no-deps" in DOCKERFILE
 
 
 def test_dockerfile_launch_settings():
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    assert 'ENV FLEX_TEMPLATE_PYTHON_PY_FILE="${WORKDIR}/template/main.py"' in dockerfile
-    assert "ENV FLEX_TEMPLATE_PYTHON_REQUIREMENTS_FILE" not in dockerfile
-    assert "ENV FLEX_TEMPLATE_PYTHON_SETUP_FILE" not in dockerfile
-    assert 'ENTRYPOINT ["/opt/apache/beam/boot"]' in dockerfile
-    assert "--require-hashes -r requirements.lock" in dockerfile and "pip check" in dockerfile
-    assert re.search(r"^ARG LAUNCHER_TAG=(latest|20230622_RC00)$", dockerfile, re.M)
+    assert 'ENV FLEX_TEMPLATE_PYTHON_PY_FILE="${WORKDIR}/template/main.py"' in DOCKERFILE
+    for variable in ("FLEX_TEMPLATE_PYTHON_REQUIREMENTS_FILE", "FLEX_TEMPLATE_PYTHON_SETUP_FILE", "PIP_NO_DEPS"):
+        assert not re.search(rf"^ENV {variable}\b", DOCKERFILE, re.M), f"{variable} is set"
+    assert "ENV RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=1" in DOCKERFILE
+    assert "ENV TRANSACOES_TEMPLATE_IMAGE=${TEMPLATE_IMAGE}" in DOCKERFILE
+    assert 'ENTRYPOINT ["/opt/apache/beam/boot"]' in DOCKERFILE
+    assert "--require-hashes -r requirements.lock" in DOCKERFILE and "pip check" in DOCKERFILE
 
 
 def test_every_locked_requirement_is_hashed():
@@ -187,69 +120,33 @@ def test_hadolint_passes(dockerfile):
 
 
 def test_producer_image_runs_as_non_root():
-    dockerfile = (ROOT / "producer" / "Dockerfile").read_text()
-    assert (
-        "USER 10001" in dockerfile
-        and "useradd" in dockerfile
-        and 'ENTRYPOINT ["python", "-m", "producer"]' in dockerfile
-    )
-    assert "apache-beam" not in dockerfile
+    assert "USER 10001" in PRODUCER_DOCKERFILE and "useradd" in PRODUCER_DOCKERFILE
+    assert 'ENTRYPOINT ["python", "-m", "producer"]' in PRODUCER_DOCKERFILE
+    assert "apache-beam" not in PRODUCER_DOCKERFILE
 
 
-def test_cloudbuild_substitutions_are_all_defined():
-    text = (ROOT / "cloudbuild.yaml").read_text()
-    config = yaml.safe_load(text)
-    used = set(re.findall(r"\$\{(_[A-Z_]+)\}", text))
-    assert used <= set(config["substitutions"]), used - set(config["substitutions"])
-    assert config["options"]["logging"] == "CLOUD_LOGGING_ONLY"
-    ids = [step["id"] for step in config["steps"]]
+def test_cloudbuild_substitutions_are_all_defined_and_steps_in_order():
+    used = set(re.findall(r"\$\{(_[A-Z_]+)\}", CLOUDBUILD_TEXT))
+    assert used <= set(CLOUDBUILD["substitutions"]), used - set(CLOUDBUILD["substitutions"])
+    assert CLOUDBUILD["options"] == {"logging": "CLOUD_LOGGING_ONLY", "dynamic_substitutions": True}
+    ids = list(STEPS)
     assert (
         ids.index("unit-tests")
         < ids.index("build-template-image")
         < ids.index("push-template-image")
-        < ids.index("build-spec")
+        < ids.index("build-specs")
     )
-    spec_step = next(s for s in config["steps"] if s["id"] == "build-spec")["args"][-1]
-    assert (
-        "--print-only" in spec_step
-        and "--sdk-language=PYTHON" in spec_step
-        and "--metadata-file=metadata.json" in spec_step
-    )
-    assert "deploy/merge_spec.py" in spec_step
 
 
-def test_spec_merge_restores_streaming_fields_and_sets_the_worker_image(tmp_path):
-    image = "us-central1-docker.pkg.dev/p/dataflow/transacoes-template:v1.0.0"
-    gcloud_output = {  # the shape `gcloud dataflow flex-template build --print-only` prints
-        "image": image,
-        "sdkInfo": {"language": "PYTHON"},
-        "metadata": {
-            k: v
-            for k, v in METADATA.items()
-            if k not in ("streaming", "supportsAtLeastOnce", "supportsExactlyOnce", "defaultStreamingMode")
-        },
-    }
-    raw = tmp_path / "spec-raw.json"
-    raw.write_text("Successfully saved container spec in flex template file.\n" + json.dumps(gcloud_output))
-    out = tmp_path / "spec.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "deploy" / "merge_spec.py"),
-            str(raw),
-            str(ROOT / "metadata.json"),
-            image,
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    spec = json.loads(out.read_text())
-    for field in ("streaming", "supportsAtLeastOnce", "supportsExactlyOnce", "defaultStreamingMode"):
-        assert spec["metadata"][field] == METADATA[field]
-    assert spec["defaultEnvironment"]["sdkContainerImage"] == image
-    assert spec["metadata"]["parameters"] == METADATA["parameters"]
+def test_the_template_image_knows_its_own_name_and_both_specs_are_built_from_it():
+    build = STEPS["build-template-image"]["args"]
+    image = "${_REGION}-docker.pkg.dev/${PROJECT_ID}/${_REPOSITORY}/${_IMAGE}:${_VERSION}"
+    assert f"--build-arg=TEMPLATE_IMAGE={image}" in build and f"--tag={image}" in build
+    script = STEPS["build-specs"]["args"][-1]
+    assert f"IMAGE={image}" in script
+    assert "transacoes-stream:metadata.json" in script and "transacoes-backfill:metadata-backfill.json" in script
+    assert "--print-only" in script and "--sdk-language=PYTHON" in script and "deploy/merge_spec.py" in script
+    assert STEPS["build-specs"]["name"] == "${_CLOUD_SDK_IMAGE}"
 
 
 def dockerignore_allows(path: str) -> bool:
@@ -272,16 +169,15 @@ FIRST_PARTY = {"transactions", "transactions_pipeline", "transactions_tools", "p
 
 
 def first_party_imports(package: str) -> set[str]:
-    import ast
-
     found = set()
     for path in (ROOT / package).rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = (
-                [a.name for a in node.names]
-                if isinstance(node, ast.Import)
-                else ([node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
-            )
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            else:
+                names = []
             found |= {name.split(".")[0] for name in names} & FIRST_PARTY
     return found
 
@@ -303,18 +199,3 @@ def test_each_image_carries_every_first_party_package_its_code_imports_and_nothi
         "producer",
         "data/sample_transactions.csv",
     }
-
-
-def test_launcher_style_arguments_parse():
-    """The launcher passes each parameter as --name=value plus its own options."""
-    args = [f"--{name}=x" for name in PARAMS] + [
-        "--runner=DataflowRunner",
-        "--project=my-project",
-        "--region=us-central1",
-        "--staging_location=gs://b/staging",
-        "--temp_location=gs://b/temp",
-        "--job_name=j",
-        "--template_location=gs://b/t",
-    ]
-    options = PipelineOptions(args).view_as(TransactionsOptions)
-    assert all(getattr(options, name) == "x" for name in PARAMS)

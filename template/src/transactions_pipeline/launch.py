@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, WorkerOptions
 
-from transactions_pipeline.options import ConfigError, TransactionsOptions, resolve_config
+from transactions_pipeline.options import ConfigError, TransactionsOptions, resolve_config, runs_locally
+from transactions_pipeline.parameters import BY_NAME, TEMPLATE_IMAGE_VARIABLE
 from transactions_pipeline.pipeline import run
-from transactions_pipeline.preflight import check_bigtable, check_input_files
+from transactions_pipeline.preflight import check_all
 
 
 def print_help() -> None:
@@ -40,15 +42,36 @@ def main(argv: list[str] | None = None) -> int:
     options = PipelineOptions(args)
     try:
         config = resolve_config(options)
-        check_input_files(config)
-        check_bigtable(config)
+        if not runs_locally(options):
+            choose_worker_image(options)
+        check_all(config)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     result = run(options, config)
-    if options.view_as(StandardOptions).runner != "DataflowRunner":
+    if runs_locally(options):
         result.wait_until_finish()
     return 0
+
+
+def choose_worker_image(options: PipelineOptions) -> None:
+    """The workers run the template image, however the job was launched.
+
+    The launch form and the documented commands pass ``sdk_container_image``; if nothing did,
+    the image's own name (set in it by its build) is used. Without either, the workers would
+    start on Beam's stock image, which lacks the pipeline, and every step would fail to load:
+    the launch stops here instead.
+    """
+    worker = options.view_as(WorkerOptions)
+    worker.sdk_container_image = worker.sdk_container_image or os.environ.get(TEMPLATE_IMAGE_VARIABLE)
+    parameter = BY_NAME["sdk_container_image"]
+    if not worker.sdk_container_image:
+        raise ConfigError(
+            f"--sdk_container_image: missing, and {TEMPLATE_IMAGE_VARIABLE} is not set in this image; "
+            f"the workers would run Beam's stock image, without the pipeline (expected {parameter.expected})"
+        )
+    if not parameter.form.fullmatch(worker.sdk_container_image):
+        raise ConfigError(f"--sdk_container_image: {worker.sdk_container_image!r} is not {parameter.expected}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""The template's public parameters, and their validation at launch.
+"""The template's parameters as Beam options, and their validation at launch.
 
-The parameter names are the interface that ``metadata.json`` and operators use. Beam parses
-them; :func:`resolve_config` checks their form and fails with a message that names the
-parameter and the expected form, before anything is built or launched.
+The parameters themselves (names, forms, help) are :mod:`transactions_pipeline.parameters`.
+Beam parses them; :func:`resolve_config` checks their presence and form and fails with a message
+that names the parameter and the expected form, before anything is built or launched. The
+resources behind them are checked next, by :mod:`transactions_pipeline.preflight`.
 """
 
 from __future__ import annotations
@@ -10,35 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from apache_beam.options.pipeline_options import (
-    GoogleCloudOptions,
-    PipelineOptions,
-    StandardOptions,
-)
+from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
-from transactions import layout, resource_names
+from transactions import resource_names
+from transactions_pipeline.parameters import BY_NAME, PARAMETERS
 
-_KIND_OF = {
-    "input_subscription": "subscription",
-    "dead_letter_topic": "topic",
-    "bigtable_project": "project",
-    "bigtable_instance": "bigtable_instance",
-    "bigtable_table": "bigtable_table",
-    "column_family": "column_family",
-    "bigtable_app_profile": "app_profile",
-}
-"""Parameter name -> the kind of resource name it holds (:mod:`transactions.resource_names`)."""
-_LOCAL_PATH = r"[^:\x00-\x1f]+"  # a local path without ':' (so s3://, http:// are refused)
-
-FORMS = {name: resource_names.FORMS[kind] for name, kind in _KIND_OF.items()}
-FORMS["input_file"] = re.compile(rf"(?:{resource_names.FORMS['gcs_path'].pattern}|{_LOCAL_PATH})")
-"""Parameter name -> its form; metadata.json's regexes are these, anchored (tests check it)."""
-
-PARAMETERS = {name: resource_names.DESCRIPTIONS[kind] for name, kind in _KIND_OF.items()}
-PARAMETERS["input_file"] = (
-    "gs://<bucket>/<path> or a local path without ':', glob allowed (e.g. gs://my-bucket/sales/*.csv)"
-)
-"""Parameter name -> the expected form, as printed in launch errors."""
+LOCAL_PATH = re.compile(r"[^:\x00-\x1f]+")
+"""A local file or glob (no ':', so s3:// and http:// are refused): only for a local run; on
+Dataflow the launcher VM has none of the operator's files, so ``input_file`` must be gs://."""
+LOCAL_RUNNERS = (None, "DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner", "PrismRunner")
 
 
 class ConfigError(ValueError):
@@ -46,38 +27,17 @@ class ConfigError(ValueError):
 
 
 class TransactionsOptions(PipelineOptions):
-    """Parameters of the template (see ``metadata.json`` for their launch-form labels)."""
+    """The template's own parameters (``sdk_container_image`` is Beam's)."""
 
     @classmethod
     def _add_argparse_args(cls, parser) -> None:
-        parser.add_argument(
-            "--input_subscription",
-            help="Stream: the Pub/Sub subscription to read transactions from: " + PARAMETERS["input_subscription"],
-        )
-        parser.add_argument(
-            "--input_file",
-            help="Backfill (a batch job): the Kaggle-format CSV file(s) to read: " + PARAMETERS["input_file"],
-        )
-        parser.add_argument(
-            "--bigtable_project",
-            help="Project of the Bigtable instance; defaults to the job's --project.",
-        )
-        parser.add_argument("--bigtable_instance", help="Bigtable instance id.")
-        parser.add_argument("--bigtable_table", help="Bigtable table id, e.g. transacoes.")
-        parser.add_argument(
-            "--dead_letter_topic",
-            help="Pub/Sub topic for messages that are not written: " + PARAMETERS["dead_letter_topic"],
-        )
-        parser.add_argument(
-            "--column_family",
-            default=layout.FAMILY,
-            help=f"Column family of the cells (default {layout.FAMILY}).",
-        )
-        parser.add_argument(
-            "--bigtable_app_profile",
-            default="",
-            help="Bigtable app profile id for the writes (default: the instance's default profile).",
-        )
+        for parameter in PARAMETERS:
+            if not parameter.beam_option:
+                parser.add_argument(
+                    f"--{parameter.name}",
+                    default=parameter.default,
+                    help=f"{parameter.help} Form: {parameter.expected}.",
+                )
 
 
 @dataclass(frozen=True)
@@ -99,15 +59,17 @@ class JobConfig:
         return self.input_subscription is not None
 
 
+def runs_locally(options: PipelineOptions) -> bool:
+    return options.view_as(StandardOptions).runner in LOCAL_RUNNERS
+
+
 def resolve_config(options: PipelineOptions) -> JobConfig:
     """Check every parameter's presence and form; raise :class:`ConfigError` on the first bad one."""
     params = options.view_as(TransactionsOptions)
-    project = options.view_as(GoogleCloudOptions).project
-    bigtable_project = params.bigtable_project or project
+    bigtable_project = params.bigtable_project or options.view_as(GoogleCloudOptions).project
     if not bigtable_project:
-        raise ConfigError(
-            f"--bigtable_project: missing; set it or the job's --project (expected {PARAMETERS['bigtable_project']})"
-        )
+        expected = BY_NAME["bigtable_project"].expected
+        raise ConfigError(f"--bigtable_project: missing; set it or the job's --project (expected {expected})")
     if (params.input_subscription is None) == (params.input_file is None):
         raise ConfigError(
             "--input_subscription / --input_file: set exactly one of them (a subscription streams; "
@@ -115,7 +77,7 @@ def resolve_config(options: PipelineOptions) -> JobConfig:
         )
     return JobConfig(
         input_subscription=_optional("input_subscription", params.input_subscription),
-        input_file=_optional("input_file", params.input_file),
+        input_file=_input_file(params.input_file, runs_locally(options)),
         dead_letter_topic=_check("dead_letter_topic", params.dead_letter_topic),
         bigtable_project=_check("bigtable_project", bigtable_project),
         bigtable_instance=_check("bigtable_instance", params.bigtable_instance),
@@ -125,16 +87,24 @@ def resolve_config(options: PipelineOptions) -> JobConfig:
     )
 
 
+def _input_file(value: str | None, local: bool) -> str | None:
+    if value is None or not local or resource_names.is_valid("gcs_path", value):
+        return _optional("input_file", value)
+    if value and LOCAL_PATH.fullmatch(value):
+        return value
+    raise ConfigError(f"--input_file: {value!r} is not {BY_NAME['input_file'].expected}, nor a local path without ':'")
+
+
 def _optional(name: str, value: str | None) -> str | None:
     return None if value is None else _check(name, value)
 
 
 def _check(name: str, value: str | None) -> str:
-    form = FORMS[name]
-    if value is None or (value == "" and not form.fullmatch("")):
-        raise ConfigError(f"--{name}: missing (expected {PARAMETERS[name]})")
-    if not form.fullmatch(value):
-        raise ConfigError(f"--{name}: {value!r} is not {PARAMETERS[name]}")
+    parameter = BY_NAME[name]
+    if value is None or (value == "" and not parameter.form.fullmatch("")):
+        raise ConfigError(f"--{name}: missing (expected {parameter.expected})")
+    if not parameter.form.fullmatch(value):
+        raise ConfigError(f"--{name}: {value!r} is not {parameter.expected}")
     return value
 
 

@@ -1,15 +1,120 @@
-"""Launch-time checks: fail before the job starts if what it writes to does not exist.
+"""Launch-time checks: fail before the job starts if what it needs is missing or out of reach.
 
-A streaming job with a missing table would otherwise start, pull messages, and dead-letter
-every one of them; a clear error at launch is cheaper for everyone.
+A streaming job with a missing table would otherwise start, pull messages and dead-letter every
+one of them; one without publish rights on the dead-letter topic would fail only at its first bad
+message, then retry that bundle forever. Each check below ends the launch with one line that
+names the parameter. They run where the job is launched (on Dataflow, the launcher VM, with the
+job's service account), through the same clients as the job, with short timeouts and no retries.
+
+Where a local emulator does not implement a call (IAM permission tests on Pub/Sub, the Bigtable
+instance admin API for app profiles), that one check is skipped with a log line; the service
+implements them all.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from google.api_core import exceptions as api_exceptions
 
 from transactions import resource_names
+from transactions.kaggle import UnusableInput, check_header
 from transactions_pipeline.options import ConfigError, JobConfig
+
+_LOG = logging.getLogger(__name__)
+TIMEOUT_SECONDS = 10.0
+MAX_FILES_CHECKED = 100
+"""A backfill's files are opened at launch to check their header; past this many, the job checks the rest."""
+
+SUBSCRIPTION_CONSUME = "pubsub.subscriptions.consume"
+TOPIC_PUBLISH = "pubsub.topics.publish"
+
+
+def check_all(config: JobConfig) -> None:
+    """Every check that applies to the job; raises :class:`ConfigError` on the first failure."""
+    if config.input_subscription is not None:
+        check_subscription(config.input_subscription)
+    if config.input_file is not None:
+        check_input_files(config.input_file)
+    check_dead_letter_topic(config.dead_letter_topic)
+    check_bigtable(config)
+    if config.bigtable_app_profile:
+        check_app_profile(config)
+
+
+def check_subscription(subscription: str) -> None:
+    """The subscription exists and the job may pull from it and acknowledge."""
+    from google.cloud import pubsub_v1
+
+    client = pubsub_v1.SubscriberClient()
+    try:
+        _require_permission(
+            "--input_subscription",
+            subscription,
+            SUBSCRIPTION_CONSUME,
+            lambda: client.test_iam_permissions(
+                request={"resource": subscription, "permissions": [SUBSCRIPTION_CONSUME]},
+                timeout=TIMEOUT_SECONDS,
+                retry=None,
+            ),
+            lambda: client.get_subscription(subscription=subscription, timeout=TIMEOUT_SECONDS, retry=None),
+            "roles/pubsub.subscriber",
+        )
+    finally:
+        client.close()
+
+
+def check_dead_letter_topic(topic: str) -> None:
+    """The dead-letter topic exists and the job may publish to it."""
+    from google.cloud import pubsub_v1
+
+    api = pubsub_v1.PublisherClient().api
+    try:
+        _require_permission(
+            "--dead_letter_topic",
+            topic,
+            TOPIC_PUBLISH,
+            lambda: api.test_iam_permissions(
+                request={"resource": topic, "permissions": [TOPIC_PUBLISH]}, timeout=TIMEOUT_SECONDS, retry=None
+            ),
+            lambda: api.get_topic(topic=topic, timeout=TIMEOUT_SECONDS, retry=None),
+            "roles/pubsub.publisher",
+        )
+    finally:
+        api.transport.close()
+
+
+def _require_permission(
+    parameter: str,
+    resource: str,
+    permission: str,
+    test_permissions: Callable[[], object],
+    get_resource: Callable[[], object],
+    role: str,
+) -> None:
+    """``permission`` on ``resource``, asked of the service (``testIamPermissions``)."""
+    try:
+        granted = test_permissions().permissions
+    except api_exceptions.NotFound:
+        raise ConfigError(f"{parameter}: {resource} does not exist") from None
+    except api_exceptions.MethodNotImplemented:
+        _LOG.info("%s: this Pub/Sub (an emulator) cannot test IAM permissions; checking that it exists", parameter)
+        _exists(parameter, resource, get_resource)
+        return
+    except api_exceptions.GoogleAPICallError as error:
+        raise ConfigError(f"{parameter}: cannot check {resource}: {error.message}") from None
+    if permission not in granted:
+        raise ConfigError(f"{parameter}: the job's service account lacks {permission} on {resource} (grant it {role})")
+
+
+def _exists(parameter: str, resource: str, get_resource: Callable[[], object]) -> None:
+    try:
+        get_resource()
+    except api_exceptions.NotFound:
+        raise ConfigError(f"{parameter}: {resource} does not exist") from None
+    except api_exceptions.GoogleAPICallError as error:
+        raise ConfigError(f"{parameter}: cannot check {resource}: {error.message}") from None
 
 
 def check_bigtable(config: JobConfig) -> None:
@@ -40,15 +145,41 @@ def check_bigtable(config: JobConfig) -> None:
         )
 
 
-def check_input_files(config: JobConfig) -> None:
-    """A backfill's ``--input_file`` matches at least one file the job can see."""
-    if config.input_file is None:
+def check_app_profile(config: JobConfig) -> None:
+    """The app profile exists in the instance (an unknown one fails every write)."""
+    from google.cloud import bigtable
+
+    instance = bigtable.Client(project=config.bigtable_project, admin=True).instance(config.bigtable_instance)
+    where = f"projects/{config.bigtable_project}/instances/{config.bigtable_instance}"
+    try:
+        found = instance.app_profile(config.bigtable_app_profile).exists()
+    except api_exceptions.MethodNotImplemented:
+        _LOG.info("--bigtable_app_profile: this Bigtable (an emulator) has no instance admin API; not checked")
         return
+    except api_exceptions.GoogleAPICallError as error:
+        raise ConfigError(f"--bigtable_app_profile: cannot check it in {where}: {error.message}") from None
+    if not found:
+        raise ConfigError(f"--bigtable_app_profile: {where} has no app profile '{config.bigtable_app_profile}'")
+
+
+def check_input_files(pattern: str) -> None:
+    """A backfill's pattern matches files the job can open, and they start with the Kaggle header."""
+    import csv
+
     from apache_beam.io.filesystems import FileSystems
 
     try:
-        [result] = FileSystems.match([config.input_file])
+        [result] = FileSystems.match([pattern])
     except Exception as error:  # any filesystem error (bad bucket, no credentials) stops the launch
-        raise ConfigError(f"--input_file: cannot list {config.input_file!r}: {error}") from None
+        raise ConfigError(f"--input_file: cannot list {pattern!r}: {error}") from None
     if not result.metadata_list:
-        raise ConfigError(f"--input_file: no file matches {config.input_file!r}")
+        raise ConfigError(f"--input_file: no file matches {pattern!r}")
+    for metadata in result.metadata_list[:MAX_FILES_CHECKED]:
+        try:
+            with FileSystems.open(metadata.path, compression_type="uncompressed") as handle:
+                first_line = handle.readline().decode("utf-8-sig", errors="replace")
+            check_header(metadata.path, next(csv.reader([first_line]), None))
+        except UnusableInput as error:
+            raise ConfigError(f"--input_file: {error}".replace("\n", " ")) from None
+        except Exception as error:
+            raise ConfigError(f"--input_file: cannot read {metadata.path}: {error}") from None

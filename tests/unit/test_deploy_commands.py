@@ -1,0 +1,122 @@
+"""The README's launch commands, as gcloud sends them.
+
+Every ``gcloud dataflow flex-template run`` command in the README, and the one ``deploy/smoke``
+prints, is executed by bash with dummy values for its variables, through the real gcloud,
+against a local stand-in for the Dataflow API that records the request body. A command gcloud
+rejects fails here; for the ones it sends, the body must name only parameters of that
+template's launch form, all its required ones, our worker image, and Streaming Engine for the
+stream.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.gcloud import fake_dataflow, needs_gcloud
+from transactions.resource_names import FORMS
+from transactions_pipeline.parameters import BACKFILL, STREAM, of_template
+
+pytestmark = [pytest.mark.gcloud, needs_gcloud]
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+VARIABLES = {
+    "PROJECT": "my-project",
+    "REGION": "us-central1",
+    "REPO": "dataflow",
+    "INSTANCE": "transacoes-prod",
+    "TEMPLATES": "my-project-dataflow-templates",
+    "TEMP": "my-project-dataflow-temp",
+    "DATAFLOW_SA": "transacoes-dataflow@my-project.iam.gserviceaccount.com",
+    "VERSION": "v1.0.0",
+    "IMAGE": "us-central1-docker.pkg.dev/my-project/dataflow/transacoes-template:v1.0.0",
+}
+
+
+def shell_commands(markdown: str) -> list[str]:
+    """Every command of the ```sh blocks, with its continuation lines joined."""
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", markdown, re.S):
+        commands += [line.strip() for line in re.sub(r"\\\n\s*", " ", block).splitlines()]
+    return commands
+
+
+def launches_in_the_readme() -> list[str]:
+    launches = [c for c in shell_commands(README) if c.startswith("gcloud dataflow flex-template run")]
+    mapping = re.search(r"`(--transform-name-mappings=[^`]+)`\s+added to the command above", README).group(1)
+    [update] = [c for c in launches if "--update" in c]
+    return [*launches, f"{update} {mapping}"]
+
+
+def sent(command: str, tmp_path: Path) -> tuple[str, dict]:
+    """(API path, request body) of one command, as gcloud sent it."""
+    with fake_dataflow(tmp_path / "gcloud") as (environment, recorded):
+        done = subprocess.run(
+            ["bash", "-u", "-c", command], env={**environment, **VARIABLES}, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, f"gcloud rejected:\n{command}\n{done.stderr}"
+    [(path, body)] = recorded
+    return path, body
+
+
+def check_launch(path: str, body: dict) -> dict:
+    launch = body["launchParameter"]
+    template = STREAM if "/transacoes-stream-" in launch["containerSpecGcsPath"] else BACKFILL
+    assert re.fullmatch(r"/v1b3/projects/[-a-z]+/locations/us-central1/flexTemplates:launch\?alt=json", path), path
+    parameters = launch["parameters"]
+    names = {p.name for p in of_template(template)}
+    assert set(parameters) <= names, f"not parameters of {template}: {set(parameters) - names}"
+    assert {p.name for p in of_template(template) if p.required} <= set(parameters)
+    assert FORMS["container_image"].fullmatch(parameters.get("sdk_container_image", "")), "no worker image"
+    for name, value in parameters.items():
+        parameter = next(p for p in of_template(template) if p.name == name)
+        assert parameter.form.fullmatch(value), f"{name}={value!r} breaks the launch form's regex"
+    if template == STREAM:
+        assert launch["environment"]["enableStreamingEngine"] is True
+    return launch
+
+
+def test_the_readme_has_a_command_for_each_template_and_for_an_update():
+    launches = launches_in_the_readme()
+    assert any("transacoes-stream-$VERSION" in c for c in launches)
+    assert any("transacoes-backfill-$VERSION" in c for c in launches)
+    assert sum("--update" in c for c in launches) == 2
+
+
+@pytest.mark.parametrize(
+    "command", launches_in_the_readme(), ids=lambda c: c.split()[4] + (" update" if "--update" in c else "")
+)
+def test_every_readme_launch_is_accepted_by_gcloud_and_complete(command, tmp_path):
+    launch = check_launch(*sent(command, tmp_path))
+    if "--update" in command:
+        assert launch["update"] is True
+    if "--transform-name-mappings" in command:
+        assert launch["transformNameMappings"] == {"WriteToBigtable": "WriteTransactions"}
+
+
+def test_the_smoke_scripts_launch_is_accepted_by_gcloud_and_complete(tmp_path):
+    printed = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "deploy" / "smoke"),
+            "--print",
+            "--project=my-project",
+            "--region=us-central1",
+            "--instance=transacoes-prod",
+            "--templates-bucket=my-project-dataflow-templates",
+            "--temp-bucket=my-project-dataflow-temp",
+            "--service-account=transacoes-dataflow@my-project.iam.gserviceaccount.com",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert printed.returncode == 0, printed.stderr
+    lines = printed.stdout.splitlines()
+    steps = [line for line in lines if line.startswith("# ")]
+    assert len(steps) == 9 and "drain" in steps[-1]
+    [launch_line] = [line for line in lines if line.startswith("gcloud dataflow flex-template run")]
+    check_launch(*sent(launch_line, tmp_path))
+    assert any(line.startswith("gcloud builds submit") and "--config=cloudbuild.yaml" in line for line in lines)
