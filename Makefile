@@ -11,7 +11,7 @@ WITH_STACK := $(if $(wildcard $(STACK_ENV)),. ./$(STACK_ENV) &&,)
 # `make lookup USER=<id>`: only a USER given on the command line counts (not the login name).
 LOOKUP_USER := $(if $(filter command line,$(origin USER)),$(USER),)
 
-.PHONY: help install test unit integration lint format demo up down bench lookup lock metadata clean
+.PHONY: help install test unit integration lint format demo up down bench lookup deadletters lock metadata clean
 
 help:
 	@echo "make demo         run the whole system on the local emulators"
@@ -23,6 +23,7 @@ help:
 	@echo "make up / down    leave the local stack running in the background / stop it"
 	@echo "make bench        benchmarks against their baselines (~12 min); writes benchmarks/RESULTS.md"
 	@echo "make lookup USER=<user_id>   a user's latest transactions (from the stack make up started)"
+	@echo "make deadletters  the dead letters of that stack (transacoes-deadletters inspect)"
 	@echo "make metadata     write metadata.json and metadata-backfill.json from the parameter table"
 	@echo "make lock         re-lock requirements.lock and producer/requirements.lock (hashes)"
 
@@ -74,6 +75,10 @@ lookup: $(STAMP)
 # Hash-locked: the template image's runtime dependencies plus its build backend (setuptools,
 # installed from the lock so the image builds the project with --no-build-isolation), and the
 # producer image's dependencies. Existing pins are kept unless pyproject.toml needs others.
+# The dead letters of the stack `make up` left running (counts, reasons, samples; consumes nothing).
+deadletters: $(STAMP)
+	$(WITH_STACK) $(BIN)/transacoes-deadletters inspect --subscription projects/local-project/subscriptions/transacoes-dead-letter-sub
+
 lock: $(STAMP)
 	mkdir -p .local
 	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')" > .local/build-requirements.in

@@ -44,7 +44,10 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         self.requests.append((self.path, body))
-        answer = json.dumps({"job": {"id": "2026-01-01_00_00_00-1", "name": "recorded", "projectId": "p"}}).encode()
+        if "flexTemplates" in self.path:
+            answer = json.dumps({"job": {"id": "2026-01-01_00_00_00-1", "name": "recorded", "projectId": "p"}}).encode()
+        else:  # a create call: the service answers with the resource it made
+            answer = json.dumps({**body, "name": "projects/dummy-project/recorded/1"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
@@ -58,6 +61,13 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def fake_dataflow(config_dir: Path):
     """(environment for gcloud pointing the Dataflow API at a local recorder, recorded requests)."""
+    with fake_google_api(config_dir, "dataflow") as faked:
+        yield faked
+
+
+@contextlib.contextmanager
+def fake_google_api(config_dir: Path, api: str):
+    """(environment for gcloud pointing ``api`` at a local recorder, recorded requests)."""
     recorded: list[tuple[str, dict]] = []
     handler = type("Recorder", (_Recorder,), {"requests": recorded})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -70,9 +80,43 @@ def fake_dataflow(config_dir: Path):
         config_dir,
         CLOUDSDK_CORE_PROJECT="dummy-project",
         CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=str(token),
-        CLOUDSDK_API_ENDPOINT_OVERRIDES_DATAFLOW=f"http://127.0.0.1:{server.server_address[1]}/",
+        **{f"CLOUDSDK_API_ENDPOINT_OVERRIDES_{api.upper()}": f"http://127.0.0.1:{server.server_address[1]}/"},
     )
     try:
         yield environment, recorded
     finally:
         server.shutdown()
+
+
+_UNKNOWN_FIELDS = """
+import json, sys
+from apitools.base.py import encoding
+from apitools.base.protorpclite import messages
+from googlecloudsdk.generated_clients.apis.monitoring.v1 import monitoring_v1_messages as v1
+from googlecloudsdk.generated_clients.apis.monitoring.v3 import monitoring_v3_messages as v3
+
+def unknown(message, path):
+    found = [path + "." + name for name in message.all_unrecognized_fields()]
+    for field in message.all_fields():
+        value = message.get_assigned_value(field.name)
+        if isinstance(field, messages.MessageField) and value is not None:
+            for i, item in enumerate(value if field.repeated else [value]):
+                found += unknown(item, path + "." + field.name + ("[%d]" % i if field.repeated else ""))
+    return found
+
+kind, path = sys.argv[1], sys.argv[2]
+message_type = {"dashboard": v1.Dashboard, "alert_policy": v3.AlertPolicy}[kind]
+print(json.dumps(unknown(encoding.PyValueToMessage(message_type, json.load(open(path))), "$")))
+"""
+
+
+def unknown_fields(kind: str, path: Path) -> list[str]:
+    """Fields of a Monitoring file that gcloud's own generated API messages do not know (``kind``:
+    ``dashboard`` for monitoring v1, ``alert_policy`` for v3), read with gcloud's own Python."""
+    info = subprocess.run([GCLOUD, "info", "--format=value(basic.python_location,installation.sdk_root)"],
+                          capture_output=True, text=True, timeout=60).stdout.split()  # fmt: skip
+    python, sdk_root = info[0], info[1]
+    done = subprocess.run([python, "-c", _UNKNOWN_FIELDS, kind, str(path)], capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": f"{sdk_root}/lib:{sdk_root}/lib/third_party", "PATH": os.environ["PATH"]})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)

@@ -34,6 +34,8 @@ def test_demo_accounts_for_every_message_and_prints_newest_first(emulators, tmp_
     assert written + dead == published
     assert 5 <= dead <= 40  # about 10% broken on purpose
     assert "accounted for   200 of 200 (OK)" in out
+    assert re.search(r"freshness .* p50 \d+\.\d\ds, p95 \d+\.\d\ds", out), "the dashboard's figures, locally"
+    assert re.search(r"dead-lettered   \d+  \{'(parse|validate)/\w+': \d+", out)
     table = out.split("newest first):\n")[1].splitlines()
     times = [line[:23] for line in table[2:] if line.strip() and not line.startswith("same with cbt")]
     assert times and times == sorted(times, reverse=True)

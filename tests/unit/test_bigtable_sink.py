@@ -135,3 +135,125 @@ def test_an_empty_input_makes_no_call():
 def test_a_single_row_always_goes_even_when_it_alone_fills_a_batch(limits):
     calls, _ = run_sink([row("k1"), row("k2")], limits)
     assert (calls.count, calls.max) == (2, 1)
+
+
+# Throttling and freshness. The emulator never throttles, never answers UNAVAILABLE or
+# RESOURCE_EXHAUSTED: these answers come from scripted clients.
+
+
+class OutageThenOk(ScriptedClient):
+    """Answers UNAVAILABLE to every entry of the first call of each worker, then as ScriptedClient."""
+
+    def __init__(self, target: BigtableTarget) -> None:
+        super().__init__(target)
+        self.calls = 0
+
+    def mutate_rows(self, request, retry, timeout):
+        self.calls += 1
+        if self.calls > 1:
+            return super().mutate_rows(request, retry, timeout)
+        pb = bigtable_types.MutateRowsRequest.pb(request)
+        response = bigtable_types.MutateRowsResponse.pb()()
+        for index in range(len(pb.entries)):
+            response.entries.add(index=index).status.code = code_pb2.UNAVAILABLE
+        return iter([bigtable_types.MutateRowsResponse.wrap(response)])
+
+
+def counter(result, name: str) -> int:
+    query = MetricsFilter().with_namespace(metrics.NAMESPACE).with_name(name)
+    return sum(c.committed for c in result.metrics().query(query)["counters"])
+
+
+def test_back_off_from_a_throttled_bigtable_is_counted_in_cumulative_throttling_seconds():
+    pipeline = BeamTestPipeline(runner="FnApiRunner")
+    policy = RetryPolicy(initial_backoff_seconds=2.0)  # the first wait is 1-2 s with jitter: one whole second
+    letters = (
+        pipeline
+        | beam.Create([row(f"k{i}") for i in range(5)])
+        | WriteToBigtable(TARGET, policy=policy, client_factory=OutageThenOk)
+    )
+    assert_that(letters, equal_to([]))
+    result = pipeline.run()
+    result.wait_until_finish()
+    assert counter(result, metrics.THROTTLED_SECONDS) == 1
+    assert (counter(result, metrics.WRITE_RETRIES), counter(result, metrics.WRITTEN)) == (5, 5)
+
+
+def test_fractions_of_a_throttled_second_are_carried_not_lost():
+    seconds = metrics.ThrottledSeconds()
+    increments = []
+    seconds._counter = type("Counter", (), {"inc": lambda self, n: increments.append(n)})()
+    for wait in (0.4, 0.4, 0.4, 1.9, 0.0):
+        seconds.add(wait)
+    assert increments == [1, 2] and abs(seconds._carry - 0.1) < 1e-9
+
+
+def test_a_bulk_load_throttles_itself_once_bigtable_keeps_refusing():
+    """Beam's AdaptiveThrottler, as the backfill uses it: after a run of refused requests it holds
+    attempts back client-side (waits of ``throttle_delay_seconds``) before the batch gives up."""
+    from google.api_core import exceptions as api_exceptions
+
+    from transactions_pipeline.bigtable_sink import adaptive_throttler
+    from transactions_pipeline.bigtable_writer import BigtableBatchWriter, BigtableUnavailable
+
+    waits, now = [], [0.0]
+
+    def refuse(request, retry, timeout):
+        raise api_exceptions.ResourceExhausted("quota")
+
+    writer = BigtableBatchWriter(
+        refuse,
+        TARGET,
+        RetryPolicy(operation_timeout_seconds=120, initial_backoff_seconds=0.01, max_backoff_seconds=0.01),
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+        clock=lambda: now[0],
+        on_backoff=lambda seconds, entries: waits.append(seconds),
+        throttler=adaptive_throttler(),
+        throttle_delay_seconds=0.777,
+    )
+    with pytest.raises(BigtableUnavailable):
+        writer.write([b"\x0a\x01k"])
+    assert 0.777 in waits, "the throttler held attempts back"
+    assert waits.index(0.777) > 0, "only after refusals"
+
+
+def written_by(config_inputs: dict) -> _WriteRowsFn:
+    """The write DoFn of the job built for these inputs."""
+    from transactions_pipeline.options import JobConfig
+    from transactions_pipeline.pipeline import build_pipeline
+
+    config = JobConfig("projects/p-1234/topics/dead-letters", "p-1234", "inst-1", "t1", "dados", **config_inputs)
+    pipeline = beam.Pipeline()
+    build_pipeline(pipeline, config)
+    applied = [pipeline._root_transform()]
+    while applied:
+        node = applied.pop()
+        if isinstance(getattr(node.transform, "fn", None), _WriteRowsFn):
+            return node.transform.fn
+        applied += node.parts
+    raise AssertionError("no Bigtable write in the job")
+
+
+def test_the_backfill_throttles_itself_and_the_stream_reports_freshness():
+    backfill = written_by({"input_file": "/data/sales.csv"})
+    stream = written_by({"input_subscription": "projects/p-1234/subscriptions/transacoes"})
+    assert (backfill._adaptive_throttling, backfill._report_freshness) == (True, False)
+    assert (stream._adaptive_throttling, stream._report_freshness) == (False, True)
+
+
+def test_freshness_is_the_time_from_event_to_write_of_each_written_row():
+    import time as clock
+
+    pipeline = BeamTestPipeline(runner="FnApiRunner")
+    five_seconds_ago = (clock.time_ns() // 1_000_000 - 5_000) * 1000
+    rows = [
+        row("k1")._replace(timestamp_micros=five_seconds_ago),
+        row("k2!")._replace(timestamp_micros=five_seconds_ago),
+    ]
+    pipeline | beam.Create(rows) | WriteToBigtable(TARGET, client_factory=ScriptedClient, report_freshness=True)
+    result = pipeline.run()
+    result.wait_until_finish()
+    query = MetricsFilter().with_namespace(metrics.NAMESPACE).with_name(metrics.WRITE_FRESHNESS_MS)
+    [freshness] = result.metrics().query(query)["distributions"]
+    assert freshness.committed.count == 1, "the row Bigtable refused is not counted"
+    assert 5_000 <= freshness.committed.min < 60_000

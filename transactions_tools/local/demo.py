@@ -149,12 +149,12 @@ def _summary(observer: Observer, published: int, elapsed: float, log_dir: Path) 
     print("\nsummary")
     print(f"  published       {published}")
     print(f"  written         {observer.written} rows")
-    print(f"  dead-lettered   {observer.dead_lettered}  {dict(sorted(observer.dead_letters.items()))}")
+    print(f"  dead-lettered   {observer.dead_lettered}  {dict(sorted(observer.dead_letters.items()))} (stage/reason)")
     print(f"  accounted for   {accounted} of {published} ({'OK' if accounted == published else 'MISMATCH'})")
     print(f"  elapsed         {elapsed:.1f}s (set-up included); {accounted / max(elapsed, 1e-9):.0f} messages/s")
     print(
-        f"  latency         publish -> row seen in Bigtable: p50 {p50:.2f}s, p95 {p95:.2f}s "
-        "(polled every second; the local direct runner pulls 10 messages at a time)"
+        f"  freshness       event time -> row seen in Bigtable: p50 {p50:.2f}s, p95 {p95:.2f}s "
+        "(the dashboard's write_freshness_ms; rows polled every second, and the local runner pulls 10 at a time)"
     )
     print(f"  logs            {log_dir}")
     if accounted != published:

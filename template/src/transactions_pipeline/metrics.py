@@ -22,6 +22,9 @@ WRITTEN = "written"
 WRITE_RETRIES = "write_retries"
 WRITE_FAILED = "write_failed"
 ROWS_PER_WRITE_CALL = "rows_per_write_call"
+WRITE_FRESHNESS_MS = "write_freshness_ms"
+"""Milliseconds from a row's event time to its write (the stream's freshness; Dataflow shows a
+distribution as ``<name>_MEAN``, ``_MIN``, ``_MAX`` counters)."""
 DEAD_LETTERED = "dead_lettered"
 DEAD_LETTERED_BY_REASON = "dead_lettered_"
 """Prefix: ``dead_lettered_<stage>_<reason>``."""
@@ -30,7 +33,7 @@ THROTTLED_SECONDS = "cumulativeThrottlingSeconds"
 seconds spent backing off from a service and does not add workers for that share of the time."""
 
 COUNTERS = (READ, VALID, INVALID, WRITTEN, WRITE_RETRIES, WRITE_FAILED, DEAD_LETTERED, THROTTLED_SECONDS)
-DISTRIBUTIONS = (ROWS_PER_WRITE_CALL,)
+DISTRIBUTIONS = (ROWS_PER_WRITE_CALL, WRITE_FRESHNESS_MS)
 PREFIXES = (INVALID_BY_REASON, DEAD_LETTERED_BY_REASON)
 
 

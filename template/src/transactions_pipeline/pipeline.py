@@ -109,7 +109,11 @@ def parse_and_validate(records, parse=parse_message):
 def write_rows(records, config: JobConfig, parse=parse_message):
     """Parse, validate and write ``records``; return every dead letter (parse and write)."""
     parsed = parse_and_validate(records, parse)
-    write_failures = parsed[ROWS] | STEP_WRITE >> WriteToBigtable(bigtable_target(config))
+    write_failures = parsed[ROWS] | STEP_WRITE >> WriteToBigtable(
+        bigtable_target(config),
+        adaptive_throttling=not config.streaming,  # a bulk load yields to the live stream
+        report_freshness=config.streaming,  # a backfill's event times are history
+    )
     return (parsed[DEAD_LETTERS], write_failures) | STEP_COLLECT_DEAD_LETTERS >> beam.Flatten()
 
 
