@@ -271,35 +271,40 @@ def _where() -> str:
 
 
 def _subscriber(subscription: str):
-    from google.api_core import exceptions as api_exceptions
     from google.cloud import pubsub_v1
 
     subscriber = pubsub_v1.SubscriberClient()
-    try:
-        subscriber.get_subscription(subscription=subscription, timeout=10, retry=None)
-    except api_exceptions.NotFound:
-        raise Unreachable(f"subscription {subscription} does not exist") from None
-    except api_exceptions.PermissionDenied:
-        pass  # a consumer may not read metadata; pulling will tell
-    except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
-        raise Unreachable(f"cannot reach Pub/Sub at {_where()}: {type(error).__name__}") from None
+    _must_exist(
+        f"subscription {subscription}",
+        lambda: subscriber.get_subscription(subscription=subscription, timeout=10, retry=None),
+    )
     return subscriber
 
 
 def _publisher(topic: str):
-    from google.api_core import exceptions as api_exceptions
     from google.cloud import pubsub_v1
 
     publisher = pubsub_v1.PublisherClient()
+    _must_exist(f"topic {topic}", lambda: publisher.get_topic(topic=topic, timeout=10, retry=None))
+    return publisher
+
+
+def _must_exist(what: str, get) -> None:
+    """Raise :class:`Unreachable` if ``what`` is missing or Pub/Sub cannot be reached.
+
+    PermissionDenied passes: an account allowed to consume or publish may not read metadata;
+    the pull or the publish will tell.
+    """
+    from google.api_core import exceptions as api_exceptions
+
     try:
-        publisher.get_topic(topic=topic, timeout=10, retry=None)
+        get()
     except api_exceptions.NotFound:
-        raise Unreachable(f"topic {topic} does not exist") from None
+        raise Unreachable(f"{what} does not exist") from None
     except api_exceptions.PermissionDenied:
-        pass  # a publisher-only account may not read topic metadata; publishing will tell
+        pass
     except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
         raise Unreachable(f"cannot reach Pub/Sub at {_where()}: {type(error).__name__}") from None
-    return publisher
 
 
 def build_parser() -> argparse.ArgumentParser:
