@@ -14,7 +14,6 @@ both tables must hold exactly the cells the messages describe.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import apache_beam as beam
@@ -30,6 +29,7 @@ from transactions_pipeline.bigtable_sink import WriteToBigtable as OurWriteToBig
 from transactions_pipeline.bigtable_writer import BigtableTarget
 from transactions_pipeline.pipeline import ROWS, parse_and_validate
 from transactions_tools import defaults
+from transactions_tools.digest import table_digest
 from transactions_tools.provision import create_table
 
 PROJECT = defaults.PROJECT
@@ -51,20 +51,6 @@ def fresh_table(name: str) -> None:
     """Create the table (family ``dados``, one version) if needed, and empty it."""
     create_table(PROJECT, INSTANCE, name, FAMILY, log=lambda _: None)
     bigtable_table(name).truncate(timeout=120)
-
-
-def table_digest(name: str) -> tuple[int, str]:
-    """(rows, sha256 of every cell with its timestamp) of a table, in key order."""
-    digest = hashlib.sha256()
-    rows = 0
-    for row in bigtable_table(name).read_rows():
-        rows += 1
-        digest.update(row.row_key)
-        for family, columns in sorted(row.cells.items()):
-            for qualifier, cells in sorted(columns.items()):
-                for cell in cells:
-                    digest.update(f"|{family}:{qualifier!r}={cell.value!r}@{cell.timestamp.isoformat()}".encode())
-    return rows, digest.hexdigest()
 
 
 def same_rows(baseline_table: str, ours_table: str, expected_rows: int, log=print) -> None:

@@ -2,7 +2,7 @@
 
 A message carries ``transaction_id`` and ``event_time`` next to its JSON body, so a runner can
 deduplicate and an operator can filter without parsing it. A dead letter adds the ``error_*``
-attributes and ``failed_at``; a backfill line carries where it came from; a replay counts itself.
+attributes and ``failed_at``; a backfill line carries its file and byte offset; a replay counts itself.
 """
 
 TRANSACTION_ID = "transaction_id"
@@ -18,6 +18,7 @@ DEAD_LETTER_ATTRIBUTES = (ERROR_STAGE, ERROR_REASON, ERROR_DETAIL, FAILED_AT, DA
 """What the pipeline adds to a message it could not write; a replay takes them off again."""
 
 SOURCE_FILE = "source_file"
-SOURCE_LINE = "source_line"
+SOURCE_OFFSET = "source_offset"
+"""The byte offset at which a backfill line starts in its file (``tail -c +$((offset + 1)) FILE | head -1``)."""
 
 REPLAY_COUNT = "replay_count"

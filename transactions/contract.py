@@ -11,9 +11,11 @@ per message on every worker.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import NamedTuple, NoReturn
 
 import orjson
@@ -64,6 +66,7 @@ _FORBIDDEN_IN_USER_ID = re.compile(r"[#\x00-\x1f\x7f-\x9f]")
 _MONEY_TEXT = re.compile(r"(-?)(\d{1,15})(?:\.(\d{1,30}))?")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _FINAL_PRICE_TOLERANCE_CENTS = 1.0 + 1e-6
+_ALL_FIELDS = operator.itemgetter(*REQUIRED_FIELDS)
 
 
 class InvalidMessage(ValueError):
@@ -106,27 +109,43 @@ def parse_transaction(data: bytes) -> Transaction:
 
 def validate_record(record: dict) -> Transaction:
     """Check every rule of contract v1 on a decoded JSON object."""
-    missing = [name for name in REQUIRED_FIELDS if record.get(name) is None]
-    if missing:
+    try:
+        values = _ALL_FIELDS(record)
+    except KeyError:
+        values = (None,)
+    if None in values:
+        missing = [name for name in REQUIRED_FIELDS if record.get(name) is None]
         raise InvalidMessage("validate", "missing_field", "missing: " + ", ".join(missing))
+    (
+        transaction_id,
+        user_id,
+        product_id,
+        category,
+        price,
+        discount_value,
+        final_price,
+        payment_method,
+        purchase_date,
+        event_time,
+    ) = values
 
-    transaction_id = record["transaction_id"]
     if type(transaction_id) is not str or not _TRANSACTION_ID.fullmatch(transaction_id):
         _reject("bad_transaction_id", "1-64 characters of [A-Za-z0-9._:-]", transaction_id)
 
-    user_id = record["user_id"]
     if type(user_id) is not str or not 0 < len(user_id) <= 64 or _FORBIDDEN_IN_USER_ID.search(user_id):
         _reject("bad_user_id", "a string of 1-64 characters without '#' or control characters", user_id)
 
-    product_id = _non_empty_text(record, "product_id", "bad_product_id")
-    category = _non_empty_text(record, "category", "bad_category")
-    payment_method = _non_empty_text(record, "payment_method", "bad_payment_method")
+    if type(product_id) is not str or not product_id.strip():
+        _reject("bad_product_id", "product_id as a non-empty string", product_id)
+    if type(category) is not str or not category.strip():
+        _reject("bad_category", "category as a non-empty string", category)
+    if type(payment_method) is not str or not payment_method.strip():
+        _reject("bad_payment_method", "payment_method as a non-empty string", payment_method)
 
-    price_cents = _cents(record["price"], "bad_price", "price")
-    discount_value = record["discount_pct"]
+    price_cents = _cents(price, "bad_price", "price")
     if type(discount_value) not in (int, float) or not math.isfinite(discount_value) or not 0 <= discount_value <= 100:
         _reject("bad_discount", "a JSON number from 0 to 100", discount_value)
-    final_cents = _cents(record["final_price"], "bad_final_price", "final_price")
+    final_cents = _cents(final_price, "bad_final_price", "final_price")
     expected_final = price_cents * (100 - discount_value) / 100
     if abs(final_cents - expected_final) > _FINAL_PRICE_TOLERANCE_CENTS:
         raise InvalidMessage(
@@ -136,11 +155,9 @@ def validate_record(record: dict) -> Transaction:
             f" less {discount_value}% (expected {expected_final / 100:.2f}, tolerance 0.01)",
         )
 
-    purchase_date = record["purchase_date"]
     if type(purchase_date) is not str or not _is_iso_date(purchase_date):
         _reject("bad_purchase_date", "an ISO date YYYY-MM-DD", purchase_date)
 
-    event_time = record["event_time"]
     event_time_ms = _event_time_ms(event_time) if type(event_time) is str else None
     if event_time_ms is None:
         _reject(
@@ -166,6 +183,10 @@ def validate_record(record: dict) -> Transaction:
 def _cents(value: object, reason: str, field: str) -> int:
     """Money (decimal string or JSON number) as whole cents, rounded half up to 2 decimals."""
     kind = type(value)
+    if kind is str and value.isascii():  # the common forms, "332" and "244.8", without the regex
+        whole, dot, fraction = value.partition(".")
+        if whole.isdigit() and len(whole) <= 15 and (not dot or (fraction.isdigit() and len(fraction) <= 2)):
+            return int(whole) * 100 + (int(fraction.ljust(2, "0")) if fraction else 0)
     if kind is int:
         cents = value * 100
     elif kind is str:
@@ -197,13 +218,7 @@ def _round_to_cents(amount: Decimal) -> int:
         raise InvalidMessage("validate", "bad_price", f"cannot round {amount}") from None
 
 
-def _non_empty_text(record: dict, field: str, reason: str) -> str:
-    value = record[field]
-    if type(value) is not str or not value.strip():
-        _reject(reason, f"{field} as a non-empty string", value)
-    return value
-
-
+@lru_cache(maxsize=8192)
 def _is_iso_date(text: str) -> bool:
     if not _ISO_DATE.fullmatch(text):
         return False

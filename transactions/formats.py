@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 _RFC3339_MS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -42,8 +43,16 @@ def rfc3339_ms_to_epoch_ms(text: str) -> int | None:
     """The epoch milliseconds of exactly ``YYYY-MM-DDTHH:MM:SS.mmmZ``, or None for any other text."""
     if not _RFC3339_MS.fullmatch(text):
         return None
+    second = _epoch_second_ms(text[:19])
+    return None if second is None else second + int(text[20:23])
+
+
+@lru_cache(maxsize=4096)
+def _epoch_second_ms(text: str) -> int | None:
+    """``YYYY-MM-DDTHH:MM:SS`` in epoch ms, or None for an impossible date; cached, since a stream's
+    messages share their second and a backfill's their day."""
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text).replace(tzinfo=UTC)
     except ValueError:
         return None
     return (moment - _EPOCH) // _ONE_MS

@@ -5,8 +5,10 @@ and validates it with the same rules, so a file loaded in bulk and a file replay
 end up as the same cells (only ids and times differ). Ids never come from the clock:
 
 - a replayed row is ``<run id>:<pass over the file>:<line>`` (:func:`replay_transaction_id`);
-- a backfilled row is ``csv-<12 hex of sha1(file path)>:<line>`` (:func:`backfill_transaction_id`)
-  with the purchase date at 00:00 UTC as its event time, since the CSV has no time of day.
+- a backfilled row is ``csv-<12 hex of sha1(file path)>:<byte offset of the line>``
+  (:func:`backfill_transaction_id`), with the purchase date at 00:00 UTC as its event time, since
+  the CSV has no time of day. The offset, unlike a line number, is known to a worker that reads
+  only a byte range of the file.
 """
 
 from __future__ import annotations
@@ -43,9 +45,9 @@ def file_digest(path: str) -> str:
     return hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()[:12]
 
 
-def backfill_transaction_id(path: str, line: int) -> str:
-    """The id of the row a backfill writes for one line of one file: the same on every run."""
-    return f"csv-{file_digest(path)}:{line}"
+def backfill_transaction_id(path: str, offset: int) -> str:
+    """The id of the row a backfill writes for the line at ``offset`` of a file: the same on every run."""
+    return f"csv-{file_digest(path)}:{offset}"
 
 
 def backfill_event_time(purchase_date: str) -> str:

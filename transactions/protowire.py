@@ -27,12 +27,31 @@ SHORT_VARINTS = tuple(_encode_varint(n) for n in range(SHORT))
 table for lengths, which nearly always are that small, instead of calling :func:`varint`."""
 
 
+_CONTINUED = tuple(bytes(((n & 0x7F) | 0x80, (n >> 7) | 0x80)) for n in range(SHORT))
+"""``_CONTINUED[n]``: the two varint bytes of a 14-bit group ``n`` that more bytes follow."""
+
+
 def varint(value: int) -> bytes:
-    """Protobuf's base-128 varint of a non-negative integer."""
+    """Protobuf's base-128 varint of a non-negative integer.
+
+    Up to 2**56 (every timestamp in microseconds until year 4253) it is a few table lookups, one
+    per 14 bits, instead of a loop per 7 bits.
+    """
     if value < SHORT:
         if value < 0:
             raise ValueError(f"cannot encode a negative value as a varint here: {value}")
         return SHORT_VARINTS[value]
+    if value < 1 << 28:
+        return _CONTINUED[value & 0x3FFF] + SHORT_VARINTS[value >> 14]
+    if value < 1 << 42:
+        return _CONTINUED[value & 0x3FFF] + _CONTINUED[(value >> 14) & 0x3FFF] + SHORT_VARINTS[value >> 28]
+    if value < 1 << 56:
+        return (
+            _CONTINUED[value & 0x3FFF]
+            + _CONTINUED[(value >> 14) & 0x3FFF]
+            + _CONTINUED[(value >> 28) & 0x3FFF]
+            + SHORT_VARINTS[value >> 42]
+        )
     return _encode_varint(value)
 
 

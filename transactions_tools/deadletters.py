@@ -101,11 +101,11 @@ def stage_and_reason(message) -> str:
 
 
 def source_of(message) -> str | None:
-    """``file:line`` of a backfill line's dead letter; None for a Pub/Sub message's."""
+    """``file@offset`` of a backfill line's dead letter (its byte offset); None for a Pub/Sub message's."""
     attrs = message.attributes
     if attributes.SOURCE_FILE not in attrs:
         return None
-    return f"{attrs[attributes.SOURCE_FILE]}:{attrs.get(attributes.SOURCE_LINE, '?')}"
+    return f"{attrs[attributes.SOURCE_FILE]}@{attrs.get(attributes.SOURCE_OFFSET, '?')}"
 
 
 def preview(data: bytes) -> str:

@@ -3,10 +3,11 @@
 import pytest
 
 from tests.integration.harness import INSTANCE, PROJECT, provision_for_test, pull_dead_letters, read_rows
-from transactions.attributes import SOURCE_FILE, SOURCE_LINE
+from transactions.attributes import SOURCE_FILE, SOURCE_OFFSET
 from transactions_pipeline.backfill import SourceLine, parse_csv_line
 from transactions_pipeline.launch import main
 from transactions_pipeline.rows import to_row
+from transactions_tools.digest import table_digest
 
 pytestmark = pytest.mark.integration
 
@@ -39,15 +40,16 @@ def test_backfill_writes_exact_rows_dead_letters_bad_lines_and_reruns_idempotent
     resources = provision_for_test(unique)
     lines = [HEADER, GOOD[0], *BAD, "", GOOD[1], GOOD[2], GOOD[3]]  # a blank line is skipped, not dead-lettered
     path = tmp_path / "sales.csv"
-    path.write_text("\r\n".join(lines) + "\r\n")
+    content = ("\r\n".join(lines) + "\r\n").encode()
+    path.write_bytes(content)
 
     expected = {}
-    for number, text in enumerate(lines, start=1):
-        if text in GOOD:
-            row = to_row(
-                parse_csv_line(SourceLine(text.encode(), {SOURCE_FILE: str(path), SOURCE_LINE: str(number)})), None
-            )
-            expected[row.row_key] = {q: [(v, row.timestamp_micros)] for q, v in row.cells}
+    for text in GOOD:
+        offset = content.index(text.encode())
+        row = to_row(
+            parse_csv_line(SourceLine(text.encode(), {SOURCE_FILE: str(path), SOURCE_OFFSET: str(offset)})), None
+        )
+        expected[row.row_key] = {q: [(v, row.timestamp_micros)] for q, v in row.cells}
     assert len(expected) == 4
 
     for run in (1, 2):  # the second run rewrites the very same cells
@@ -59,7 +61,8 @@ def test_backfill_writes_exact_rows_dead_letters_bad_lines_and_reruns_idempotent
         )
         for letter in letters:
             assert letter.attributes[SOURCE_FILE] == str(path)
-            assert lines[int(letter.attributes[SOURCE_LINE]) - 1] == letter.data.decode()
+            offset = int(letter.attributes[SOURCE_OFFSET])
+            assert content[offset:].split(b"\r\n", 1)[0] == letter.data
         assert pull_dead_letters(resources, 1, timeout=2) == []
 
 
@@ -76,3 +79,42 @@ def test_backfill_of_a_file_with_a_foreign_header_fails_at_launch(emulators, uni
     assert main(backfill_args(resources, str(path))) == 2
     assert f"error: --input_file: {path}: unrecognised header." in capsys.readouterr().err
     assert read_rows(resources) == {}
+
+
+def test_a_file_read_in_many_ranges_gives_the_same_table_and_dead_letters_as_in_one(emulators, unique, tmp_path):
+    """Beam's own split of the file into ~100 ranges, each read by the job's source, then the job's
+    own parse, write and dead letters: the same cells (sha256 over every cell and timestamp) and
+    the same dead letters as the whole file read as one range."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+
+    from tests.integration.harness import job_config
+    from transactions_pipeline.backfill import KaggleCsvSource
+    from transactions_pipeline.dead_letter_sink import PublishDeadLetters
+    from transactions_pipeline.pipeline import write_rows
+
+    lines = [HEADER] + [GOOD[i % 4].replace("12de933f", f"u{i:07d}") for i in range(300)] + list(BAD) * 3
+    path = tmp_path / "sales.csv"
+    path.write_bytes(("\ufeff" + "\r\n".join(lines)).encode())  # a BOM, CRLF, no final newline
+    results = {}
+    for ranges, desired_bytes in (("many", 97), ("one", 1 << 30)):
+        resources = provision_for_test(f"{unique}{ranges}")
+        bundles = list(KaggleCsvSource(str(path)).split(desired_bundle_size=desired_bytes))
+        pipeline = BeamTestPipeline(runner="FnApiRunner")
+        records = (
+            pipeline
+            | beam.Create(bundles)
+            | beam.FlatMap(lambda b: b.source.read(b.source.get_range_tracker(b.start_position, b.stop_position)))
+        )
+        config = job_config(resources, input_subscription=None, input_file=str(path))
+        write_rows(records, config, parse_csv_line) | PublishDeadLetters(config.dead_letter_topic)
+        pipeline.run().wait_until_finish()
+        letters = pull_dead_letters(resources, 9, timeout=30)
+        results[ranges] = (
+            len(bundles),
+            table_digest(resources.table),
+            sorted((m.data, m.attributes[SOURCE_OFFSET], m.attributes["error_reason"]) for m in letters),
+        )
+    assert results["many"][0] > 50 and results["one"][0] == 1
+    assert results["many"][1] == results["one"][1] and results["one"][1][0] == 300
+    assert results["many"][2] == results["one"][2] and len(results["one"][2]) == 9

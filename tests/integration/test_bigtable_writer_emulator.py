@@ -4,6 +4,7 @@ import pytest
 from google.cloud import bigtable
 
 from tests.integration.harness import INSTANCE, PROJECT, provision_for_test, read_rows
+from transactions_pipeline.bigtable_client import channel_sender
 from transactions_pipeline.bigtable_writer import BigtableBatchWriter, BigtableTarget, RetryPolicy
 from transactions_pipeline.mutations import encode_entry
 from transactions_pipeline.rows import BigtableRow
@@ -17,7 +18,7 @@ def test_rows_of_an_unknown_family_fail_alone_after_bounded_tries_while_batch_ma
     client = bigtable.Client(project=PROJECT).table_data_client
     retried = []
     writer = BigtableBatchWriter(
-        client.mutate_rows,
+        channel_sender(client),
         target,
         RetryPolicy(max_entry_attempts=3, initial_backoff_seconds=0.01),
         on_backoff=lambda seconds, entries: retried.append(entries),

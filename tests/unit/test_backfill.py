@@ -2,7 +2,7 @@
 
 import pytest
 
-from transactions.attributes import SOURCE_FILE, SOURCE_LINE
+from transactions.attributes import SOURCE_FILE, SOURCE_OFFSET
 from transactions.contract import MAX_MESSAGE_BYTES, InvalidMessage, Transaction
 from transactions.messages import file_digest
 from transactions_pipeline.backfill import SourceLine, parse_csv_line
@@ -12,7 +12,7 @@ PATH = "gs://my-bucket/sales/2024.csv"
 
 def line(text: str | bytes, number: int = 7) -> SourceLine:
     data = text.encode() if isinstance(text, str) else text
-    return SourceLine(data, {SOURCE_FILE: PATH, SOURCE_LINE: str(number)})
+    return SourceLine(data, {SOURCE_FILE: PATH, SOURCE_OFFSET: str(number)})
 
 
 def test_a_good_line_keeps_ids_as_text_and_takes_its_ids_and_time_from_the_file():
@@ -54,21 +54,83 @@ def test_bad_lines_are_rejected_with_stage_and_reason(text, stage, reason, detai
         assert caught.value.detail == detail
 
 
-def test_files_are_read_in_chunks_of_numbered_lines_and_blank_lines_are_skipped(tmp_path):
-    from apache_beam.io.fileio import ReadableFile
-    from apache_beam.io.filesystem import FileMetadata
+HEADER = "User_ID,Product_ID,Category,Price (Rs.),Discount (%),Final_Price(Rs.),Payment_Method,Purchase_Date"
+ROWS = [f"u{i},p{i},Books,{i}.5,0,{i}.5,UPI,0{i % 9 + 1}-02-2024" for i in range(12)]
 
-    from transactions_pipeline.backfill import LINES_PER_CHUNK, _ReadCsvLinesFn, source_lines
 
-    header = "User_ID,Product_ID,Category,Price (Rs.),Discount (%),Final_Price(Rs.),Payment_Method,Purchase_Date"
-    lines = [f"u{i},p,c,1,0,1,Cash,01-02-2024" for i in range(2 * LINES_PER_CHUNK + 500)]
-    path = tmp_path / "sales.csv"
-    path.write_bytes(
-        ("\ufeff" + header + "\r\n" + "\r\n".join(lines[:10]) + "\r\n\r\n" + "\r\n".join(lines[10:]) + "\r\n").encode()
-    )
-    chunks = list(_ReadCsvLinesFn().process(ReadableFile(FileMetadata(str(path), path.stat().st_size))))
-    assert [len(numbered) for _, numbered in chunks] == [LINES_PER_CHUNK, LINES_PER_CHUNK, 500]
-    read = [line for chunk in chunks for line in source_lines(chunk)]
-    assert [line.data.decode() for line in read] == lines
-    assert [int(line.attributes[SOURCE_LINE]) for line in read[9:12]] == [11, 13, 14]  # line 12 is blank
-    assert {line.attributes[SOURCE_FILE] for line in read} == {str(path)}
+def write_csv(tmp_path, text: bytes, name: str = "sales.csv"):
+    path = tmp_path / name
+    path.write_bytes(text)
+    return str(path)
+
+
+def read_range(path: str, start: int, stop: int) -> list[SourceLine]:
+    from apache_beam.io.range_trackers import OffsetRangeTracker
+
+    from transactions_pipeline.backfill import KaggleCsvSource
+
+    return list(KaggleCsvSource(path).read_records(path, OffsetRangeTracker(start, stop)))
+
+
+FILES = {
+    "plain": (HEADER + "\n" + "\n".join(ROWS) + "\n").encode(),
+    "crlf, BOM, blank line, no final newline": (
+        "\ufeff" + HEADER + "\r\n" + "\r\n".join(ROWS[:5]) + "\r\n\r\n" + "\r\n".join(ROWS[5:])
+    ).encode(),
+    "quoted field with a comma": (
+        HEADER + '\nu1,p1,"Home, Kitchen",10,0,10,UPI,01-02-2024\n' + "\n".join(ROWS)
+    ).encode(),
+}
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_split_point_gives_each_line_to_exactly_one_range(tmp_path, name):
+    """Two ranges [0, k) and [k, end) for every k: lines exactly at k, inside the header, at the end."""
+    path = write_csv(tmp_path, FILES[name])
+    size = len(FILES[name])
+    whole = read_range(path, 0, size)
+    assert len(whole) == len(ROWS) + (name == "quoted field with a comma")
+    for k in range(size + 1):
+        assert read_range(path, 0, k) + read_range(path, k, size) == whole, f"split at byte {k}"
+
+
+def test_offsets_point_at_the_lines_and_blank_lines_are_skipped(tmp_path):
+    text = FILES["crlf, BOM, blank line, no final newline"]
+    path = write_csv(tmp_path, text)
+    lines = read_range(path, 0, len(text))
+    assert [line.data.decode() for line in lines] == ROWS
+    for line in lines:
+        offset = int(line.attributes[SOURCE_OFFSET])
+        assert text[offset:].split(b"\r\n", 1)[0] == line.data
+        assert line.attributes[SOURCE_FILE] == path
+
+
+def test_beams_own_split_into_many_ranges_reads_the_same_lines_as_one(tmp_path):
+    from transactions_pipeline.backfill import KaggleCsvSource
+
+    path = write_csv(tmp_path, (HEADER + "\n" + "\n".join(ROWS * 50) + "\n").encode())
+    bundles = list(KaggleCsvSource(path).split(desired_bundle_size=97))
+    assert len(bundles) > 100
+    many = [
+        line
+        for bundle in bundles
+        for line in bundle.source.read(bundle.source.get_range_tracker(bundle.start_position, bundle.stop_position))
+    ]
+    [whole] = list(KaggleCsvSource(path).split(desired_bundle_size=1 << 30))
+    one = list(whole.source.read(whole.source.get_range_tracker(whole.start_position, whole.stop_position)))
+    assert many == one and len(one) == 600
+
+
+def test_a_file_of_another_format_stops_the_read(tmp_path):
+    from transactions.kaggle import UnusableInput
+
+    path = write_csv(tmp_path, b"id,name\n1,x\n")
+    with pytest.raises(UnusableInput, match="unrecognised header"):
+        read_range(path, 0, 100)
+
+
+def test_a_quoted_line_is_read_by_the_csv_module_and_a_plain_one_by_split():
+    from transactions_pipeline.backfill import csv_fields
+
+    assert csv_fields(b'u1,p1,"Home, Kitchen",10') == ["u1", "p1", "Home, Kitchen", "10"]
+    assert csv_fields(b"u1,p1,Books,10") == ["u1", "p1", "Books", "10"]

@@ -17,7 +17,8 @@ from google.rpc import code_pb2
 
 from transactions import attributes
 from transactions_pipeline import metrics
-from transactions_pipeline.bigtable_sink import WriteToBigtable, _WriteRowsFn
+from transactions_pipeline.bigtable_client import generated_sender
+from transactions_pipeline.bigtable_sink import Connection, WriteToBigtable, _WriteRowsFn
 from transactions_pipeline.bigtable_writer import BatchLimits, BigtableTarget, RetryPolicy
 from transactions_pipeline.rows import BigtableRow
 
@@ -32,11 +33,17 @@ class Source:
 
 
 class ScriptedClient:
-    """The generated client's ``mutate_rows``: NOT_FOUND for keys ending in ``!``, OK otherwise."""
+    """The generated client's ``mutate_rows``: NOT_FOUND for keys ending in ``!``, OK otherwise.
+    Calling the class makes a connection, as the sink's connection factory does."""
+
+    def __new__(cls, target: BigtableTarget):
+        assert target == TARGET
+        client = super().__new__(cls)
+        client.__init__(target)
+        return Connection(generated_sender(client.mutate_rows), client.close)
 
     def __init__(self, target: BigtableTarget) -> None:
-        assert target == TARGET
-        self.transport = self
+        self.calls = 0
 
     def mutate_rows(self, request, retry, timeout):
         pb = bigtable_types.MutateRowsRequest.pb(request)
@@ -144,10 +151,6 @@ def test_a_single_row_always_goes_even_when_it_alone_fills_a_batch(limits):
 class OutageThenOk(ScriptedClient):
     """Answers UNAVAILABLE to every entry of the first call of each worker, then as ScriptedClient."""
 
-    def __init__(self, target: BigtableTarget) -> None:
-        super().__init__(target)
-        self.calls = 0
-
     def mutate_rows(self, request, retry, timeout):
         self.calls += 1
         if self.calls > 1:
@@ -239,6 +242,13 @@ def test_the_backfill_throttles_itself_and_the_stream_reports_freshness():
     stream = written_by({"input_subscription": "projects/p-1234/subscriptions/transacoes"})
     assert (backfill._adaptive_throttling, backfill._report_freshness) == (True, False)
     assert (stream._adaptive_throttling, stream._report_freshness) == (False, True)
+    from apache_beam.io.components.adaptive_throttler import AdaptiveThrottler
+
+    for fn, throttled in ((backfill, True), (stream, False)):
+        fn._client_factory = lambda target: Connection(send=None, close=lambda: None)
+        fn.setup()
+        assert isinstance(fn._writer._throttler, AdaptiveThrottler) is throttled, "the writer really gets it"
+        fn.teardown()
 
 
 def test_freshness_is_the_time_from_event_to_write_of_each_written_row():

@@ -11,6 +11,7 @@ import pytest
 from google.api_core import exceptions as api_exceptions
 from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 
+from transactions_pipeline.bigtable_client import generated_sender
 from transactions_pipeline.bigtable_writer import (
     BatchLimits,
     BigtableBatchWriter,
@@ -80,7 +81,7 @@ class FakeClock:
 def writer(fake, backoffs=None, clock=None, policy=POLICY, throttler=None):
     clock = clock or FakeClock()
     return BigtableBatchWriter(
-        fake,
+        generated_sender(fake),
         TARGET,
         policy,
         sleep=clock.sleep,

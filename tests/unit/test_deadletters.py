@@ -43,13 +43,13 @@ def test_the_filters_choose_what_to_replay_and_leave_the_rest():
 
 
 def test_backfill_lines_and_messages_replayed_too_often_are_refused_and_kept():
-    line = received(1, "parse", "bad_csv_row", source_file="gs://b/sales.csv", source_line="7")
+    line = received(1, "parse", "bad_csv_row", source_file="gs://b/sales.csv", source_offset="7")
     tired = received(2, "write", "bigtable_not_found", replay_count="3")
     fresh = received(3, "write", "bigtable_not_found", replay_count="2")
     decided = plan([line, tired, fresh], options())
     assert [r.ack_id for r in decided.replay] == ["ack-3"]
     assert [(r.ack_id, why) for r, why in decided.refused] == [
-        ("ack-1", "a CSV line of gs://b/sales.csv:7: fix the file, backfill it"),
+        ("ack-1", "a CSV line of gs://b/sales.csv@7: fix the file, backfill it"),
         ("ack-2", "replayed 3 times already (--max-replays 3)"),
     ]
 
@@ -63,13 +63,13 @@ def test_the_limit_leaves_the_rest_for_later_oldest_first():
 
 def test_the_summary_counts_reasons_times_and_keeps_three_samples_each():
     letters = [received(n, "validate", "bad_price") for n in range(5)] + [
-        received(9, "parse", "bad_csv_row", source_file="sales.csv", source_line="12")
+        received(9, "parse", "bad_csv_row", source_file="sales.csv", source_offset="12")
     ]
     summary = summarize("projects/p-1234/subscriptions/dead-letters", letters)
     assert summary["pulled"] == 6
     assert summary["by_stage_and_reason"] == {"validate/bad_price": 5, "parse/bad_csv_row": 1}
     assert len(summary["samples"]["validate/bad_price"]) == 3
-    assert summary["samples"]["parse/bad_csv_row"][0]["source"] == "sales.csv:12"
+    assert summary["samples"]["parse/bad_csv_row"][0]["source"] == "sales.csv@12"
     assert summary["oldest_failed_at"] <= summary["newest_failed_at"]
 
 

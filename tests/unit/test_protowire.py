@@ -6,9 +6,38 @@ from google.protobuf.internal.encoder import _VarintBytes
 from transactions.protowire import length_delimited, tag, varint
 
 
-@pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 16_383, 16_384, 2**35, 2**63 - 1])
+@pytest.mark.parametrize(
+    "value",
+    [
+        0,
+        1,
+        127,
+        128,
+        300,
+        16_383,
+        16_384,
+        2**21,
+        2**28 - 1,
+        2**28,
+        2**35,
+        2**42 - 1,
+        2**42,
+        1_764_969_232_076_000,
+        2**49,
+        2**56 - 1,
+        2**56,
+        2**63 - 1,
+    ],
+)
 def test_varint(value):
     assert varint(value) == _VarintBytes(value)
+
+
+def test_every_power_of_two_and_its_neighbours():
+    for bits in range(64):
+        for value in (2**bits - 1, 2**bits, 2**bits + 1):
+            if value < 2**64:
+                assert varint(value) == _VarintBytes(value), value
 
 
 def test_negative_varints_are_refused():

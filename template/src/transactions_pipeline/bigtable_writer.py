@@ -3,8 +3,9 @@
 Why not Beam's ``WriteToBigTable``: it builds ``DirectRow`` objects and goes through the
 high-level client, whose per-row Python overhead is the bottleneck. Here each row's
 ``MutateRowsRequest`` entry is already encoded (:mod:`transactions_pipeline.mutations`), and a
-batch goes out through the generated (GAPIC) client's ``mutate_rows``, so credentials (ADC),
-the routing header (``x-goog-request-params``) and the emulator switch are the library's own.
+batch goes out as bytes through a sender (:mod:`transactions_pipeline.bigtable_client`) on the
+generated client's own channel, so credentials (ADC), the routing header and the emulator switch
+are the library's.
 
 The structure follows python-bigtable's ``_MutateRowsOperation``: an operation of one batch
 runs attempts (one ``MutateRows`` call each, on the entries still pending) until every entry is
@@ -38,12 +39,12 @@ from dataclasses import dataclass, fields
 from typing import NamedTuple, Protocol
 
 from google.api_core import exceptions as api_exceptions
-from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 from google.rpc import code_pb2
 
 from transactions import resource_names
 from transactions.dead_letters import WRITE_REASON_PREFIX
-from transactions_pipeline.mutations import mutate_rows_request
+from transactions_pipeline.bigtable_client import Sender, routing_metadata
+from transactions_pipeline.mutations import mutate_rows_request_bytes
 
 Entry = bytes
 """An encoded ``MutateRowsRequest.Entry``."""
@@ -146,6 +147,10 @@ class WriteOutcome(NamedTuple):
     written: int
     failed: list[FailedEntry]
     calls: int
+    waited_seconds: float = 0.0
+    """Time spent backing off or held back by the throttler (``cumulativeThrottlingSeconds``)."""
+    retried: int = 0
+    """Entries sent again after a failed attempt."""
 
 
 class Throttler(Protocol):
@@ -164,6 +169,11 @@ def status_name(code: int) -> str:
         return f"code_{code}"
 
 
+Answers = tuple[dict[int, tuple[int, str]], "set[int] | None"]
+"""An attempt's answers: position -> (code, message) of each entry that failed, and the positions
+answered at all (None when every entry was answered: the common case, checked cheaply)."""
+
+
 class _Operation:
     """The state of one batch across its attempts; :meth:`settle` is where every decision is made."""
 
@@ -175,12 +185,23 @@ class _Operation:
         self._max_entry_attempts = max_entry_attempts
         self._any_written = False
 
-    def settle(self, answers: dict[int, tuple[int, str]], call_error: Exception | None) -> bool:
+    def settle(self, answers: Answers, call_error: Exception | None) -> bool:
         """Sort the pending entries by the attempt's answers; True if the attempt was an outage."""
         self.attempts += 1
         retrying: list[tuple[int, int | None, str]] = []  # code None: unanswered
+        failures, answered = answers
+        if answered is None and not failures:  # the common case: every entry written
+            self._any_written = True
+            self.pending = []
+            return False
+        unanswered = (None, str(call_error or "no answer for this entry"))
         for position, index in enumerate(self.pending):
-            code, message = answers.get(position, (None, str(call_error or "no answer for this entry")))
+            if position in failures:
+                code, message = failures[position]
+            elif answered is None or position in answered:
+                code, message = code_pb2.OK, ""
+            else:
+                code, message = unanswered
             if code == code_pb2.OK:
                 self._any_written = True
             elif code in DATA_ERROR_CODES:
@@ -203,18 +224,27 @@ class _Operation:
         return outage and bool(retrying)
 
 
-class BigtableBatchWriter:
-    """Writes batches of encoded entries with the policy above; one instance per worker thread.
+class Started(NamedTuple):
+    """A batch whose first attempt is on its way (see :meth:`BigtableBatchWriter.start`)."""
 
-    ``mutate_rows`` is the generated client's method; tests of failure modes the emulator
-    cannot produce pass a stand-in with the same signature. ``on_backoff(seconds, entries)`` is
+    entries: list[Entry]
+    call: tuple
+    deadline: float
+    waited_seconds: float
+
+
+class BigtableBatchWriter:
+    """Writes batches of encoded entries with the policy above.
+
+    ``send`` is a :data:`~transactions_pipeline.bigtable_client.Sender`: the generated client's
+    channel in a job; tests of failure modes the emulator cannot produce script one. ``on_backoff(seconds, entries)`` is
     told of every wait before a retry; ``throttler``, when given, may hold an attempt back
     (adaptive throttling of a bulk load), and that wait is reported the same way.
     """
 
     def __init__(
         self,
-        mutate_rows: Callable[..., Iterable],
+        send: Sender,
         target: BigtableTarget,
         policy: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], None] = time.sleep,
@@ -223,7 +253,8 @@ class BigtableBatchWriter:
         throttler: Throttler | None = None,
         throttle_delay_seconds: float = 1.0,
     ) -> None:
-        self._mutate_rows = mutate_rows
+        self._send = send
+        self._routing = routing_metadata(target.table_name, target.app_profile_id)
         self._target = target
         self._policy = policy
         self._sleep = sleep
@@ -233,13 +264,26 @@ class BigtableBatchWriter:
         self._throttle_delay = throttle_delay_seconds
 
     def write(self, entries: Sequence[Entry]) -> WriteOutcome:
+        """Write a batch and settle every entry (``start`` then ``finish``)."""
+        return self.finish(self.start(entries))
+
+    def start(self, entries: Sequence[Entry]) -> Started:
+        """Send the batch's first attempt and return at once: gRPC starts a streaming call when
+        it is made, so Bigtable works on the batch while the caller goes on with the next one."""
         policy = self._policy
-        operation = _Operation(len(entries), policy.max_entry_attempts)
+        waited = self._wait_for_throttler(len(entries))
         deadline = self._clock() + policy.operation_timeout_seconds
-        while operation.pending:
-            self._wait_for_throttler(len(operation.pending))
-            timeout = max(0.001, min(policy.attempt_timeout_seconds, deadline - self._clock()))
-            answers, call_error = self._attempt([entries[i] for i in operation.pending], timeout)
+        call = self._call(list(entries), min(policy.attempt_timeout_seconds, policy.operation_timeout_seconds))
+        return Started(list(entries), call, deadline, waited)
+
+    def finish(self, started: Started) -> WriteOutcome:
+        """Read the first attempt's answers, retry what the policy says to, settle every entry."""
+        policy = self._policy
+        entries, deadline = started.entries, started.deadline
+        operation = _Operation(len(entries), policy.max_entry_attempts)
+        waited, retried = started.waited_seconds, 0
+        answers, call_error = self._answers(started.call)
+        while True:
             if call_error is not None and not isinstance(call_error, RETRYABLE_CALL_ERRORS):
                 raise call_error
             outage = operation.settle(answers, call_error)
@@ -256,31 +300,59 @@ class BigtableBatchWriter:
                 )
             delay = min(policy.backoff(operation.attempts), remaining)
             self._on_backoff(delay, len(operation.pending))
+            waited += delay
+            retried += len(operation.pending)
             self._sleep(delay)
+            waited += self._wait_for_throttler(len(operation.pending))
+            timeout = max(0.001, min(policy.attempt_timeout_seconds, deadline - self._clock()))
+            answers, call_error = self._answers(self._call([entries[i] for i in operation.pending], timeout))
         operation.failed.sort()
-        return WriteOutcome(len(entries) - len(operation.failed), operation.failed, operation.attempts)
+        written = len(entries) - len(operation.failed)
+        return WriteOutcome(written, operation.failed, operation.attempts, waited, retried)
 
-    def _wait_for_throttler(self, entries: int) -> None:
+    def _wait_for_throttler(self, entries: int) -> float:
+        waited = 0.0
         if self._throttler is None:
-            return
+            return waited
         while self._throttler.throttle_request(time.time() * 1000):
             self._on_backoff(self._throttle_delay, entries)
+            waited += self._throttle_delay
             self._sleep(self._throttle_delay)
+        return waited
 
-    def _attempt(self, entries: list[Entry], timeout: float) -> tuple[dict[int, tuple[int, str]], Exception | None]:
-        """One ``MutateRows`` call: position in ``entries`` -> (code, message), and the call's error."""
-        request = mutate_rows_request(self._target.table_name, self._target.app_profile_id, entries)
-        answers: dict[int, tuple[int, str]] = {}
+    def _call(self, entries: list[Entry], timeout: float) -> tuple[Iterable | None, Exception | None, int]:
+        """Start one ``MutateRows`` call on ``entries``: (its responses, or the error that stopped it)."""
+        request = mutate_rows_request_bytes(self._target.table_name, self._target.app_profile_id, entries)
         try:
-            responses = self._mutate_rows(
-                request=bigtable_types.MutateRowsRequest.wrap(request), retry=None, timeout=timeout
-            )
-            for response in responses:
-                for entry in bigtable_types.MutateRowsResponse.pb(response).entries:
-                    answers[entry.index] = (entry.status.code, entry.status.message)
+            responses = self._send(request, self._routing, timeout)
         except api_exceptions.GoogleAPICallError as error:
-            return answers, error
-        return answers, None
+            return None, error, len(entries)
+        return responses, None, len(entries)
+
+    @staticmethod
+    def _answers(call: tuple[Iterable | None, Exception | None, int]) -> tuple[Answers, Exception | None]:
+        """A started call's answers (read as they come), and the call's error if it broke."""
+        responses, error, size = call
+        failures: dict[int, tuple[int, str]] = {}
+        if error is not None:
+            return (failures, set()), error
+        received = []
+        try:
+            for response in responses:
+                answers = response.entries
+                received.append(answers)
+                for entry in answers:
+                    if entry.status.code:
+                        failures[entry.index] = (entry.status.code, entry.status.message)
+        except api_exceptions.GoogleAPICallError as error:
+            return (failures, _indices(received)), error
+        # The service answers each entry once, so a full count means every entry was answered.
+        complete = sum(len(answers) for answers in received) == size
+        return (failures, None if complete else _indices(received)), None
+
+
+def _indices(received: list) -> set[int]:
+    return {entry.index for answers in received for entry in answers}
 
 
 def _failure(index: int, code: int, message: str, attempts: int) -> FailedEntry:

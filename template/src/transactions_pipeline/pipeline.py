@@ -45,7 +45,8 @@ class ParseAndValidateFn(beam.DoFn):
 
     ``parse`` turns a record (a Pub/Sub message, or a CSV line; both have ``data`` and
     ``attributes``) into a transaction. Never raises on a bad record: every rejection becomes a
-    dead letter with its reason and the record's original bytes.
+    dead letter with its reason and the record's original bytes. This runs once per message, so
+    the read and valid counts are kept per bundle and added to the counters when it ends.
     """
 
     def __init__(self, parse=parse_message) -> None:
@@ -55,20 +56,24 @@ class ParseAndValidateFn(beam.DoFn):
         self._invalid = Metrics.counter(metrics.NAMESPACE, metrics.INVALID)
         self._invalid_by_reason = metrics.CounterFamily(metrics.INVALID_BY_REASON)
 
+    def start_bundle(self) -> None:
+        self._bundle_read = self._bundle_invalid = 0
+
     def process(self, record):
-        self._read.inc()
+        self._bundle_read += 1
         try:
             transaction = self._parse(record)
         except InvalidMessage as error:
-            self._invalid.inc()
+            self._bundle_invalid += 1
             self._invalid_by_reason[error.reason].inc()
-            yield beam.pvalue.TaggedOutput(
-                DEAD_LETTERS,
-                dead_letter(record.data, record.attributes, error.stage, error.reason, error.detail),
-            )
-            return
-        self._valid.inc()
-        yield to_row(transaction, record)
+            letter = dead_letter(record.data, record.attributes, error.stage, error.reason, error.detail)
+            return (beam.pvalue.TaggedOutput(DEAD_LETTERS, letter),)
+        return (to_row(transaction, record),)
+
+    def finish_bundle(self) -> None:
+        self._read.inc(self._bundle_read)
+        self._valid.inc(self._bundle_read - self._bundle_invalid)
+        self._invalid.inc(self._bundle_invalid)
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
