@@ -127,10 +127,3 @@ def test_a_file_of_another_format_stops_the_read(tmp_path):
     path = write_csv(tmp_path, b"id,name\n1,x\n")
     with pytest.raises(UnusableInput, match="unrecognised header"):
         read_range(path, 0, 100)
-
-
-def test_a_quoted_line_is_read_by_the_csv_module_and_a_plain_one_by_split():
-    from transactions_pipeline.backfill import csv_fields
-
-    assert csv_fields(b'u1,p1,"Home, Kitchen",10') == ["u1", "p1", "Home, Kitchen", "10"]
-    assert csv_fields(b"u1,p1,Books,10") == ["u1", "p1", "Books", "10"]

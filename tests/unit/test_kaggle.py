@@ -62,3 +62,20 @@ def test_the_header_is_the_kaggle_files_own():
     from transactions.kaggle import HEADER as KAGGLE_HEADER
 
     assert ",".join(KAGGLE_HEADER) == HEADER
+
+
+def test_a_quoted_line_is_read_by_the_csv_module_and_a_plain_one_by_split():
+    from transactions.kaggle import split_fields
+
+    assert split_fields('u1,p1,"Home, Kitchen",10') == ["u1", "p1", "Home, Kitchen", "10"]
+    assert split_fields("u1,p1,Books,10") == ["u1", "p1", "Books", "10"]
+
+
+def test_a_line_that_is_not_utf8_is_that_lines_bad_row_and_the_reader_goes_on(tmp_path):
+    path = tmp_path / "sales.csv"
+    path.write_bytes(
+        (HEADER + "\n").encode() + b"u1,P1,Bo\xffks,10,0,10,UPI,01-01-2024\n" + b"u2,P2,Books,10,0,10,UPI,01-01-2024\n"
+    )
+    items = list(read_rows(path))
+    assert [type(i).__name__ for i in items] == ["BadRow", "SaleRow"]
+    assert items[0].line == 2 and items[0].problem.startswith("unreadable:")

@@ -29,7 +29,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from transactions.attributes import SOURCE_FILE, SOURCE_OFFSET
 from transactions.contract import MAX_MESSAGE_BYTES, InvalidMessage, Transaction, validate_record
 from transactions.dead_letters import BAD_CSV_ROW
-from transactions.kaggle import SaleRow, check_header, parse_row
+from transactions.kaggle import SaleRow, check_header, parse_row, split_fields
 from transactions.messages import backfill_event_time, backfill_transaction_id, to_record
 
 _LOG = logging.getLogger(__name__)
@@ -94,12 +94,6 @@ class ReadCsvLines(beam.PTransform):
         return pipeline | "ReadLines" >> beam.io.Read(KaggleCsvSource(self._pattern))
 
 
-def csv_fields(data: bytes) -> list[str]:
-    """The fields of one CSV line; the csv module only for a line with quotes (rare in this data)."""
-    text = data.decode()
-    return text.split(",") if '"' not in text else next(csv.reader([text]))
-
-
 def parse_csv_line(line: SourceLine) -> Transaction:
     """Validate one CSV line as contract v1; raise :class:`InvalidMessage` if it breaks it.
 
@@ -111,7 +105,7 @@ def parse_csv_line(line: SourceLine) -> Transaction:
         raise InvalidMessage("parse", "too_large", f"line is {len(line.data)} bytes; the limit is {MAX_MESSAGE_BYTES}")
     offset = int(line.attributes[SOURCE_OFFSET])
     try:
-        fields = csv_fields(line.data)
+        fields = split_fields(line.data.decode())
     except (UnicodeDecodeError, csv.Error) as error:
         raise InvalidMessage("parse", BAD_CSV_ROW, f"unreadable line: {error}") from None
     sale = parse_row(offset, fields)
