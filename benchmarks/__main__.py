@@ -14,7 +14,7 @@ import warnings
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks import backfill, latency, publish, sink, transform
+from benchmarks import backfill, curve, latency, publish, sink, transform
 from benchmarks.measure import table
 from transactions import resource_names
 from transactions_tools import defaults
@@ -70,7 +70,51 @@ def goals_met(results) -> list[str]:
     return [line for line in (r.verdict() for r in results) if line]
 
 
-def write_results(path: Path, args, results, latency_result, elapsed: float, revision: str) -> None:
+def curve_sizes(args) -> list[int]:
+    """A tenth of ``--rows``, ``--rows``, and ten times it with ``--big``."""
+    return sorted({max(1, args.rows // 10), args.rows, *([args.rows * 10] if args.big else [])})
+
+
+def sizing_basis(results) -> float | None:
+    """CPU-seconds per row of our whole sink pipeline: what a streaming worker spends per row."""
+    found = [r.ours for r in results if r.workload == "sink: whole pipeline" and r.ours.measurable]
+    return found[0].cpu_seconds / found[0].rows if found else None
+
+
+def curve_section(args, points, results, chart: Path | None) -> list[str]:
+    if not points:
+        return []
+    lines = [
+        "",
+        "## Cost curve",
+        "",
+        f"Each point is one run in a process of its own; at {args.rows:,} rows, the median of the rounds. The baseline "
+        f"stops at {args.rows:,} rows (at ten times that it alone would take longer than the rest of `make bench`); "
+        "the ten-times points are run by `make bench BENCH_ARGS=--big`.",
+        "",
+        curve.table(points),
+    ]
+    if chart:
+        lines += ["", f"![cost curve]({chart.name})"]
+    if memory := curve.memory_verdict(points, args.rows):
+        lines += ["", memory]
+    if basis := sizing_basis(results):
+        lines += [
+            "",
+            "## Sizing",
+            "",
+            f"From our whole sink pipeline's {basis * 1e6:.0f} µs of CPU per row measured here, times an allowance of "
+            f"{curve.SIZING_STREAMING_ALLOWANCE:g} for what this batch measurement leaves out (reading Pub/Sub, "
+            f"Dataflow's streaming shuffle-free overhead, dead letters), on {curve.SIZING_MACHINE} workers "
+            f"({curve.SIZING_VCPUS} vCPUs, one vCPU taken as one core of this machine) kept at "
+            f"{curve.SIZING_UTILIZATION:.0%} CPU:",
+            "",
+            curve.sizing(basis),
+        ]
+    return lines
+
+
+def write_results(path: Path, args, results, points, chart, latency_result, elapsed: float, revision: str) -> None:
     lines = [
         "# Benchmark results",
         "",
@@ -87,12 +131,15 @@ def write_results(path: Path, args, results, latency_result, elapsed: float, rev
         table(results),
         "",
         "Columns: rows/s is rows (or messages) per wall-clock second; CPU-s/10k is CPU-seconds per 10,000 rows;",
-        "speed ratio = ours rows/s ÷ baseline rows/s; CPU ratio = baseline CPU per row ÷ ours. The write-stage line",
-        "is each sink's pipeline minus the same pipeline with the rows dropped instead of written.",
+        "speed ratio = ours rows/s ÷ baseline rows/s; CPU ratio = baseline CPU per row ÷ ours; ours / floor is ours",
+        "rows/s as a share of the floor's: the same pipeline with a no-op write (sink, backfill) or requests built",
+        "before the clock starts (publish), which no implementation of the compared part can beat. The write-stage",
+        "line is each sink's pipeline minus that floor.",
         "",
         "## Goals",
         "",
         *goals_met(results),
+        *curve_section(args, points, results, chart),
     ]
     if latency_result:
         lines += [
@@ -112,6 +159,9 @@ def write_results(path: Path, args, results, latency_result, elapsed: float, rev
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="rows for sink, backfill, transform (100,000)")
+    parser.add_argument(
+        "--big", action="store_true", help="add the cost curve's points at ten times --rows (1,000,000; ~8 more min)"
+    )
     parser.add_argument("--messages", type=int, default=100_000, help="messages for the publish benchmark")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported (3)")
     parser.add_argument("--latency-rate", type=float, default=50.0)
@@ -127,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="Connecting to Bigtable emulator")
     args.log_dir.mkdir(parents=True, exist_ok=True)
     started, revision = time.monotonic(), commit()  # the code measured is the code at the start
-    results, latency_result = [], None
+    results, points, latency_result = [], [], None
+    sizes = curve_sizes(args)
     with stack.running(args.log_dir, PROJECT) as emulators, tempfile.TemporaryDirectory() as scratch:
         os.environ.update(emulators.environment())
         print(f"emulators: Pub/Sub {emulators.pubsub_host}, Bigtable {emulators.bigtable_host}")
@@ -135,9 +186,12 @@ def main(argv: list[str] | None = None) -> int:
         if "transform" in chosen:
             results += transform.run(args.rows, args.rounds)
         if "sink" in chosen:
-            results += sink.run(args.rows, args.rounds, work_dir)
+            found, sink_points = sink.run(sizes, args.rows, args.rounds, work_dir)
+            results, points = results + found, points + sink_points
         if "backfill" in chosen:
-            results += backfill.run(args.rows, args.rounds, work_dir, create_topic("bench-backfill-dead-letters"))
+            dead_letters = create_topic("bench-backfill-dead-letters")
+            found, backfill_points = backfill.run(sizes, args.rows, args.rounds, work_dir, dead_letters)
+            results, points = results + found, points + backfill_points
         if "publish" in chosen:
             results += publish.run(args.messages, args.rounds, create_topic("bench-publish"))
         if "latency" in chosen:
@@ -146,7 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(results))
     print("\n".join(["", *goals_met(results)]))
-    write_results(args.out, args, results, latency_result, elapsed, revision)
+    chart = curve.plot(points, args.out.with_name("curve.svg")) if points else None
+    section = curve_section(args, points, results, chart)
+    print("\n".join(section))
+    write_results(args.out, args, results, points, chart, latency_result, elapsed, revision)
     print(f"\nwritten to {args.out} ({elapsed / 60:.1f} min)")
     return 0
 

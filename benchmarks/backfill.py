@@ -1,69 +1,69 @@
 """Backfill benchmark: a Kaggle-format CSV through the batch job, with either sink.
 
-Ours is the job itself (``template.pipeline.run`` with ``--input_file``, as ``main.py`` runs it,
-dead-letter steps included). The baseline is the same read and the same parse step, with the
-rows written as ``DirectRow``s by Beam's ``WriteToBigTable`` (``use_cross_language=False``).
-Each writes its own table, emptied before every run; afterwards both must hold the same cells.
+Ours is the job itself (``pipeline.run`` with ``input_file``, as ``main.py`` runs it, dead-letter
+steps included). The baseline is the same read and the same parse step, with the rows written
+as ``DirectRow``s by Beam's ``WriteToBigTable`` (``use_cross_language=False``); the floor drops
+the rows instead of writing them (:mod:`benchmarks.jobs`). Each writer has its own table,
+emptied before every run; afterwards both must hold the same cells.
+
+Then the job runs once more on the largest file with two local worker processes
+(``--direct_running_mode=multi_processing``): each must have read byte ranges of the file, and
+the table must be the very same as the one-process run's (sha256 over every cell and timestamp).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
-import apache_beam as beam
-from apache_beam.io.gcp.bigtableio import WriteToBigTable
-from apache_beam.options.pipeline_options import PipelineOptions
+from benchmarks import curve, workloads
+from benchmarks.measure import Result, faster
 
-from benchmarks import workloads
-from benchmarks.baselines import to_direct_row
-from benchmarks.measure import Contender, Result, alternate
-from benchmarks.sink import FAMILY, INSTANCE, PROJECT, fresh_table, same_rows
-from transactions_pipeline.backfill import ReadCsvLines, parse_csv_line
-from transactions_pipeline.options import JobConfig
-from transactions_pipeline.pipeline import ROWS, STEP_READ, parse_and_validate
-from transactions_pipeline.pipeline import run as run_job
+PARALLEL_WORKERS = 2
+SPLIT_BYTES = 4 << 20
+"""Beam cuts a file into chunks of at least 1 MiB (``Read.get_desired_chunk_size``), so only a file
+of a few MiB is sure to give every worker a range; below this the spread is reported, not required."""
 
 
-def run(count: int, rounds: int, work_dir: Path, dead_letter_topic: str, log=print) -> list[Result]:
-    log(f"backfill: a {count:,}-row CSV, read -> parse -> validate -> write, FnApiRunner, {rounds} rounds")
-    csv_path = workloads.write_csv(work_dir / "backfill.csv", count)
-    baseline_table, ours_table = "bench_backfill_baseline", "bench_backfill_ours"
+def run(sizes: list[int], goal_size: int, rounds: int, work_dir: Path, dead_letter_topic: str, log=print):
+    """The goal line at ``goal_size``, the curve's points, and the two-process run's point."""
+    files = {}
 
-    def baseline() -> int:
-        options = PipelineOptions(["--runner=FnApiRunner", f"--project={PROJECT}"])
-        with beam.Pipeline(options=options) as pipeline:
-            parsed = parse_and_validate(pipeline | STEP_READ >> ReadCsvLines(str(csv_path)), parse_csv_line)
-            rows = parsed[ROWS] | "ToDirectRow" >> beam.Map(to_direct_row, FAMILY)
-            rows | "WriteToBigTable" >> WriteToBigTable(PROJECT, INSTANCE, baseline_table, use_cross_language=False)
-        return count
+    def csv_file(size: int) -> Path:
+        files[size] = workloads.write_csv(work_dir / f"backfill-{size}.csv", size)
+        return files[size]
 
-    def ours() -> int:
-        config = JobConfig(
-            dead_letter_topic=dead_letter_topic,
-            bigtable_project=PROJECT,
-            bigtable_instance=INSTANCE,
-            bigtable_table=ours_table,
-            column_family=FAMILY,
-            input_file=str(csv_path),
-        )
-        run_job(PipelineOptions(["--runner=DirectRunner", f"--project={PROJECT}"]), config).wait_until_finish()
-        return count
-
-    medians = alternate(
-        {
-            "WriteToBigTable": Contender(baseline, lambda: fresh_table(baseline_table)),
-            "ours (the backfill job)": Contender(ours, lambda: fresh_table(ours_table)),
-        },
-        rounds,
-        log,
+    topic = ("--dead-letter-topic", dead_letter_topic)
+    medians, points = curve.run_sizes("backfill", sizes, goal_size, rounds, csv_file, *topic, log=log)
+    points.append(parallel_run(files[max(sizes)], max(sizes), topic, log))
+    result = Result(
+        "backfill (batch job)",
+        "same job, WriteToBigTable",
+        "--input_file job",
+        medians["baseline"],
+        medians["ours"],
+        goal=faster(5),
+        floor=medians["floor"],
     )
-    same_rows(baseline_table, ours_table, count, log)
-    return [
-        Result(
-            "backfill (batch job)",
-            "same job, WriteToBigTable",
-            "--input_file job",
-            medians["WriteToBigTable"],
-            medians["ours (the backfill job)"],
-        )
-    ]
+    return [result], points
+
+
+def parallel_run(path: Path, size: int, topic: tuple[str, str], log=print) -> curve.Point:
+    """The job on two worker processes: both read ranges, and the table equals the one-process one."""
+    table = "bench_backfill_parallel"
+    curve.fresh_table(table)
+    workers = ("--workers", str(PARALLEL_WORKERS))
+    sample, found = curve.job_run("backfill", "ours", path, table, size, *topic, *workers)
+    by_process = defaultdict(list)
+    for start, stop, pid in found["ranges"]:
+        by_process[pid].append((start, stop))
+    log(
+        f"backfill on {PARALLEL_WORKERS} worker processes: {size:,} rows in {sample.seconds:.1f}s "
+        f"({sample.rows_per_second:,.0f}/s); byte ranges read per process:"
+    )
+    for pid, ranges in sorted(by_process.items()):
+        log(f"  process {pid}: " + ", ".join(f"[{start:,}, {stop:,})" for start, stop in sorted(ranges)))
+    if len(by_process) < PARALLEL_WORKERS and path.stat().st_size >= SPLIT_BYTES:
+        raise AssertionError(f"only {len(by_process)} process(es) read ranges of the file: {found['ranges']}")
+    curve.same_rows("bench_backfill_ours", table, size, log)
+    return curve.Point("backfill", f"ours, {PARALLEL_WORKERS} processes", sample)

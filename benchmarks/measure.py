@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import gc
+import json
+import os
 import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One run: how many rows, how long (wall), and how much CPU it cost."""
+    """One run: how many rows, how long (wall), how much CPU it cost, and its peak memory.
+
+    ``peak_rss_mib`` is known only for a run in a process of its own (0 otherwise): the peak
+    resident set of the process that ran the pipeline (with worker processes, the runner's).
+    """
 
     rows: int
     seconds: float
     cpu_seconds: float
+    peak_rss_mib: float = 0.0
 
     @property
     def measurable(self) -> bool:
@@ -63,8 +73,49 @@ def median(samples: list[Sample]) -> Sample:
     if len(rows) != 1:
         raise AssertionError(f"rounds handled different row counts: {sorted(rows)}")
     return Sample(
-        rows.pop(), statistics.median(s.seconds for s in samples), statistics.median(s.cpu_seconds for s in samples)
+        rows.pop(),
+        statistics.median(s.seconds for s in samples),
+        statistics.median(s.cpu_seconds for s in samples),
+        statistics.median(s.peak_rss_mib for s in samples),
     )
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident set (``VmHWM``), in MiB.
+
+    Not ``getrusage``: on Linux its ``ru_maxrss`` survives ``fork`` and ``exec``, so a child
+    would report the benchmark parent's peak whenever that is the larger.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
+
+
+def report_from_child(work: Callable[[], int], **extra) -> None:
+    """In a benchmark's child process: run ``work`` and print its :class:`Sample` as JSON.
+
+    Imports and set-up before the call are not timed. ``extra`` is printed along: JSON-able
+    values, or callables asked after the work (what the run found out).
+    """
+    gc.collect()
+    cpu, start = _cpu_now(), time.perf_counter()
+    rows = work()
+    seconds, cpu_seconds = time.perf_counter() - start, _cpu_now() - cpu
+    sample = {"rows": rows, "seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mib": _peak_rss_mib()}
+    found = {name: value() if callable(value) else value for name, value in extra.items()}
+    print(json.dumps({**sample, **found}))
+
+
+def run_child(module: str, *args: str, timeout: float = 1800) -> tuple[Sample, dict]:
+    """Run ``python -m module args`` (which ends with :func:`report_from_child`); its sample and extras."""
+    command = [sys.executable, "-m", module, *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[2:])} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    fields = ("rows", "seconds", "cpu_seconds", "peak_rss_mib")
+    return Sample(*(found.pop(name) for name in fields)), found
 
 
 class Contender(NamedTuple):
@@ -106,7 +157,9 @@ def cheaper(times: float) -> Goal:
 
 @dataclass
 class Result:
-    """One line of the table: a workload, its baseline and ours, and the goal if there is one."""
+    """One line of the table: a workload, its baseline and ours, the goal if there is one, and
+    the floor if there is one: the same work with the part being compared taken out (a no-op
+    write, pre-built requests), which bounds what any implementation of that part could reach."""
 
     workload: str
     baseline_name: str
@@ -114,6 +167,7 @@ class Result:
     baseline: Sample
     ours: Sample
     goal: Goal | None = None
+    floor: Sample | None = None
 
     def verdict(self) -> str | None:
         """``- workload: goal: met (...)`` or None when the line has no goal."""
@@ -122,10 +176,16 @@ class Result:
         if not (self.baseline.measurable and self.ours.measurable):
             return f"- {self.workload}: {self.goal.text}: not measurable at this size (lost in noise)"
         met = "met" if self.goal.met(self) else "NOT met"
+        floor = f"; {self.of_floor:.0%} of the floor's rows/s" if self.floor else ""
         return (
             f"- {self.workload}: {self.goal.text}: **{met}** ({self.speedup:.1f}× rows/s, "
-            f"{self.cpu_ratio:.1f}× less CPU per row)"
+            f"{self.cpu_ratio:.1f}× less CPU per row{floor})"
         )
+
+    @property
+    def of_floor(self) -> float:
+        """Ours rows/s as a share of the floor's: 1.0 would mean the compared part costs nothing."""
+        return self.ours.rows_per_second / self.floor.rows_per_second
 
     @property
     def speedup(self) -> float:
@@ -147,6 +207,7 @@ HEADER = (
     "CPU-s/10k ours",
     "speed ratio",
     "CPU ratio",
+    "ours / floor rows/s",
     "goal",
 )
 
@@ -166,6 +227,7 @@ def table(results: list[Result]) -> str:
             )
         else:
             figures = ("n/a",) * 6
-        cells = (r.workload, r.baseline_name, r.ours_name, *figures, r.goal.text if r.goal else "")
+        floor = f"{r.of_floor:.0%}" if r.floor and r.floor.measurable and r.ours.measurable else ""
+        cells = (r.workload, r.baseline_name, r.ours_name, *figures, floor, r.goal.text if r.goal else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -18,15 +18,10 @@ The topic has no subscription, so the emulator stores nothing.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 
-from benchmarks.measure import Contender, Result, Sample, alternate, faster
+from benchmarks.measure import Contender, Result, Sample, alternate, faster, report_from_child, run_child
 
 CONTENDERS = ("plain", "producer", "ceiling")
 
@@ -94,23 +89,15 @@ def _ceiling(topic: str, limit: int) -> tuple[int, object]:
 
 
 def child(contender: str, topic: str, limit: int) -> None:
-    """Run one contender in this process; print {"rows", "seconds", "cpu_seconds"}."""
+    """Run one contender in this process and report its sample."""
     work = {"plain": lambda: _plain(topic, limit), "producer": lambda: _producer(topic, limit)}.get(contender)
     if contender == "ceiling":
         _, work = _ceiling(topic, limit)  # building the messages is not timed
-    cpu, start = time.process_time(), time.perf_counter()
-    rows = work()
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-    print(json.dumps({"rows": rows, "seconds": seconds, "cpu_seconds": cpu_seconds}))
+    report_from_child(work)
 
 
 def _run_child(contender: str, topic: str, limit: int) -> Sample:
-    command = [sys.executable, "-m", "benchmarks.publish", contender, "--topic", topic, "--limit", str(limit)]
-    done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), timeout=900)
-    if done.returncode != 0:
-        raise RuntimeError(f"{contender} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    found = json.loads(done.stdout.strip().splitlines()[-1])
-    return Sample(found["rows"], found["seconds"], found["cpu_seconds"])
+    return run_child("benchmarks.publish", contender, "--topic", topic, "--limit", str(limit), timeout=900)[0]
 
 
 def run(count: int, rounds: int, topic: str, log=print) -> list[Result]:
@@ -124,7 +111,8 @@ def run(count: int, rounds: int, topic: str, log=print) -> list[Result]:
             "python -m producer --rate 0",
             medians["plain"],
             medians["producer"],
-            goal=faster(4),
+            goal=faster(8),
+            floor=medians["ceiling"],
         ),
         Result(
             "publish: raw gRPC ceiling (reference)",

@@ -49,10 +49,15 @@ def test_every_benchmark_runs_checks_its_rows_and_writes_results(emulators, tmp_
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "same 400 rows in both tables" in done.stdout  # the sink and backfill checks ran
+    for kind in ("sink", "backfill"):  # both writers' tables compared, at both curve sizes
+        for rows in (40, 400):
+            assert f"same {rows} rows in bench_{kind}_baseline and bench_{kind}_ours" in done.stdout
+    assert "backfill on 2 worker processes: 400 rows" in done.stdout
     assert "same key and cells from both for all 400 messages; both refuse 6 broken kinds" in done.stdout
     results = out.read_text()
     for workload in WORKLOADS:
         assert f"| {workload} |" in results
+    assert "## Cost curve" in results and "| backfill | ours, 2 processes | 400 |" in results
+    assert "## Sizing" in results and (tmp_path / "curve.svg").read_text().startswith("<?xml")
     assert "## Streaming latency (local direct runner)" in results and "p99" in results
     assert "- machine: " in results and f"apache-beam {metadata.version('apache-beam')}" in results

@@ -1,0 +1,186 @@
+"""How cost grows with the work: the sink and backfill jobs at several sizes, tabled and plotted.
+
+Every point is one pipeline run in a process of its own (:mod:`benchmarks.jobs`), so each has
+its own wall time, CPU (the process and any worker process it started) and peak RSS. At the
+goal size the contenders alternate for several rounds and the medians feed the goals; the other
+sizes get one round each. The baseline runs only up to the goal size: at ten times that it
+would take longer than the rest of ``make bench`` together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.measure import Contender, Sample, alternate, run_child
+from transactions_tools import defaults
+from transactions_tools.digest import table_digest
+from transactions_tools.provision import create_table
+
+MEMORY_GROWTH_LIMIT = 0.20
+"""The backfill's peak RSS at the largest size may exceed the goal size's by at most this share."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measured run: which benchmark, which contender, and its sample."""
+
+    benchmark: str
+    contender: str
+    sample: Sample
+
+
+def bigtable_table(name: str):
+    from google.cloud import bigtable
+
+    return bigtable.Client(project=defaults.PROJECT, admin=True).instance(defaults.INSTANCE).table(name)
+
+
+def fresh_table(name: str) -> None:
+    """Create the table (family ``dados``, one version) if needed, and empty it."""
+    create_table(defaults.PROJECT, defaults.INSTANCE, name, defaults.COLUMN_FAMILY, log=lambda _: None)
+    bigtable_table(name).truncate(timeout=300)
+
+
+def same_rows(first_table: str, second_table: str, expected_rows: int, log=print) -> str:
+    """Both tables hold the same cells, ``expected_rows`` rows of them; their sha256, or raise."""
+    found = {name: table_digest(name) for name in (first_table, second_table)}
+    if found[first_table] != found[second_table] or found[second_table][0] != expected_rows:
+        raise AssertionError(f"different tables: {found} (expected {expected_rows} rows)")
+    digest = found[second_table][1]
+    log(f"  same {expected_rows:,} rows in {first_table} and {second_table} (sha256 {digest[:16]}...)")
+    return digest
+
+
+def job_run(kind: str, contender: str, path: Path, table: str, rows: int, *extra: str) -> tuple[Sample, dict]:
+    """One run of :mod:`benchmarks.jobs`; for ours, the job must count every row as written."""
+    sample, found = run_child(
+        "benchmarks.jobs", kind, contender, "--input", str(path), "--table", table, "--rows", str(rows), *extra
+    )
+    if contender == "ours" and found["written"] != rows:
+        raise AssertionError(f"{kind} {contender}: the job wrote {found['written']:,} rows of {rows:,}")
+    return sample, found
+
+
+def run_sizes(
+    kind: str,
+    sizes: list[int],
+    goal_size: int,
+    rounds: int,
+    make_input: Callable[[int], Path],
+    *extra: str,
+    log=print,
+) -> tuple[dict[str, Sample], list[Point]]:
+    """Floor, baseline (up to ``goal_size``) and ours at every size; the goal size's medians."""
+    tables = {"baseline": f"bench_{kind}_baseline", "ours": f"bench_{kind}_ours", "floor": ""}
+    points, goal_medians = [], {}
+    for size in sizes:
+        path = make_input(size)
+        names = ["floor", "baseline", "ours"] if size <= goal_size else ["floor", "ours"]
+        contenders = {
+            name: Contender(
+                lambda name=name, path=path, size=size: job_run(kind, name, path, tables[name] or "-", size, *extra)[0],
+                (lambda name=name: fresh_table(tables[name])) if tables[name] else (lambda: None),
+            )
+            for name in names
+        }
+        log(f"{kind}: {size:,} rows, {rounds if size == goal_size else 1} round(s), a process per run")
+        medians = alternate(contenders, rounds if size == goal_size else 1, log)
+        if "baseline" in medians:
+            same_rows(tables["baseline"], tables["ours"], size, log)
+        points += [Point(kind, name, medians[name]) for name in names]
+        if size == goal_size:
+            goal_medians = medians
+    return goal_medians, points
+
+
+def table(points: list[Point]) -> str:
+    """The curve as a Markdown table."""
+    lines = [
+        "| benchmark | contender | rows | rows/s | CPU-s/10k rows | peak RSS MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in points:
+        s = p.sample
+        lines.append(
+            f"| {p.benchmark} | {p.contender} | {s.rows:,} | {s.rows_per_second:,.0f} | {s.cpu_per_10k:.3f} "
+            f"| {s.peak_rss_mib:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def memory_verdict(points: list[Point], goal_size: int) -> str | None:
+    """Whether the backfill's peak RSS stays flat from the goal size to the largest size."""
+    ours = {p.sample.rows: p.sample for p in points if p.benchmark == "backfill" and p.contender == "ours"}
+    largest = max(ours, default=0)
+    if largest <= goal_size or goal_size not in ours:
+        return None
+    at_goal, at_largest = ours[goal_size].peak_rss_mib, ours[largest].peak_rss_mib
+    growth = at_largest / at_goal - 1
+    met = "met" if growth <= MEMORY_GROWTH_LIMIT else "NOT met"
+    return (
+        f"- backfill peak RSS at {largest:,} rows within {MEMORY_GROWTH_LIMIT:.0%} of {goal_size:,}: **{met}** "
+        f"({at_largest:.0f} MiB vs {at_goal:.0f} MiB, {growth:+.0%})"
+    )
+
+
+def plot(points: list[Point], path: Path) -> Path:
+    """Rows/s and CPU per row against rows, one line per benchmark and contender (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "transacoes"  # the same data gives the same file
+    figure, (speed, cost) = plt.subplots(1, 2, figsize=(11, 4.2))
+    styles = {"ours": "-o", "baseline": "--s", "floor": ":^"}
+    for benchmark, colour in (("sink", "tab:blue"), ("backfill", "tab:orange")):
+        contenders = dict.fromkeys(p.contender for p in points if p.benchmark == benchmark)
+        for contender in contenders:
+            style = styles.get(contender, "D")  # a lone run (two processes): a marker
+            found = sorted(
+                (p.sample for p in points if (p.benchmark, p.contender) == (benchmark, contender)),
+                key=lambda s: s.rows,
+            )
+            if not found:
+                continue
+            rows = [s.rows for s in found]
+            label = f"{benchmark}: {contender}"
+            speed.plot(rows, [s.rows_per_second for s in found], style, color=colour, label=label)
+            cost.plot(rows, [s.cpu_seconds / s.rows * 1e6 for s in found], style, color=colour, label=label)
+    for axes, title in ((speed, "rows per second (higher is better)"), (cost, "CPU µs per row (lower is better)")):
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xlabel("rows in the run")
+        axes.set_title(title)
+        axes.grid(True, which="both", alpha=0.3)
+    cost.legend(fontsize=8, loc="best")
+    figure.suptitle("Cost curve: local FnApiRunner against the Bigtable emulator, one process per run")
+    figure.tight_layout()
+    figure.savefig(path, metadata={"Date": None})
+    plt.close(figure)
+    return path
+
+
+SIZING_RATES = (1_000, 10_000, 100_000)
+SIZING_MACHINE = "n1-standard-2"
+SIZING_VCPUS = 2
+SIZING_UTILIZATION = 0.7
+SIZING_STREAMING_ALLOWANCE = 2.0
+
+
+def sizing(cpu_seconds_per_row: float) -> str:
+    """Workers of ``SIZING_MACHINE`` for each rate in ``SIZING_RATES``, from a measured CPU per row."""
+    import math
+
+    per_row = cpu_seconds_per_row * SIZING_STREAMING_ALLOWANCE
+    usable = SIZING_VCPUS * SIZING_UTILIZATION
+    lines = [
+        f"| rows/s | CPU-s/s needed (× {SIZING_STREAMING_ALLOWANCE:g} allowance) | {SIZING_MACHINE} workers |",
+        "|---|---|---|",
+    ]
+    for rate in SIZING_RATES:
+        needed = rate * per_row
+        lines.append(f"| {rate:,} | {needed:.2f} | {max(1, math.ceil(needed / usable))} |")
+    return "\n".join(lines)
