@@ -186,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         if "transform" in chosen:
             results += transform.run(args.rows, args.rounds)
         if "sink" in chosen:
-            found, sink_points = sink.run(sizes, args.rows, args.rounds, work_dir)
+            found, sink_points = sink.run(
+                sizes, args.rows, args.rounds, work_dir, create_topic("bench-sink-dead-letters")
+            )
             results, points = results + found, points + sink_points
         if "backfill" in chosen:
             dead_letters = create_topic("bench-backfill-dead-letters")

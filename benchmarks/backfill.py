@@ -34,7 +34,7 @@ def run(sizes: list[int], goal_size: int, rounds: int, work_dir: Path, dead_lett
         return files[size]
 
     topic = ("--dead-letter-topic", dead_letter_topic)
-    medians, points = curve.run_sizes("backfill", sizes, goal_size, rounds, csv_file, *topic, log=log)
+    medians, _, points = curve.run_sizes("backfill", sizes, goal_size, rounds, csv_file, *topic, log=log)
     points.append(parallel_run(files[max(sizes)], max(sizes), topic, log))
     result = Result(
         "backfill (batch job)",

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.jobs import rollups_table
 from benchmarks.measure import Contender, Sample, alternate, run_child
+from transactions import rollup_layout
 from transactions_tools import defaults
 from transactions_tools.digest import table_digest
 from transactions_tools.provision import create_table
@@ -37,9 +39,9 @@ def bigtable_table(name: str):
     return bigtable.Client(project=defaults.PROJECT, admin=True).instance(defaults.INSTANCE).table(name)
 
 
-def fresh_table(name: str) -> None:
-    """Create the table (family ``dados``, one version) if needed, and empty it."""
-    create_table(defaults.PROJECT, defaults.INSTANCE, name, defaults.COLUMN_FAMILY, log=lambda _: None)
+def fresh_table(name: str, family: str = defaults.COLUMN_FAMILY) -> None:
+    """Create the table (``family``, one version) if needed, and empty it."""
+    create_table(defaults.PROJECT, defaults.INSTANCE, name, family, log=lambda _: None)
     bigtable_table(name).truncate(timeout=300)
 
 
@@ -58,7 +60,7 @@ def job_run(kind: str, contender: str, path: Path, table: str, rows: int, *extra
     sample, found = run_child(
         "benchmarks.jobs", kind, contender, "--input", str(path), "--table", table, "--rows", str(rows), *extra
     )
-    if contender == "ours" and found["written"] != rows:
+    if contender in ("ours", "rollups") and found["written"] != rows:
         raise AssertionError(f"{kind} {contender}: the job wrote {found['written']:,} rows of {rows:,}")
     return sample, found
 
@@ -70,18 +72,28 @@ def run_sizes(
     rounds: int,
     make_input: Callable[[int], Path],
     *extra: str,
+    up_to_goal: tuple[str, ...] = ("baseline",),
     log=print,
-) -> tuple[dict[str, Sample], list[Point]]:
-    """Floor, baseline (up to ``goal_size``) and ours at every size; the goal size's medians."""
-    tables = {"baseline": f"bench_{kind}_baseline", "ours": f"bench_{kind}_ours", "floor": ""}
-    points, goal_medians = [], {}
+) -> tuple[dict[str, Sample], list[dict[str, Sample]], list[Point]]:
+    """Floor and ours at every size, the ``up_to_goal`` contenders up to ``goal_size``; the goal
+    size's medians, every size's medians, and the curve's points."""
+    ours = f"bench_{kind}_ours"
+    tables = {"baseline": f"bench_{kind}_baseline", "ours": ours, "rollups": ours, "floor": ""}
+
+    def setup(name: str) -> None:
+        if tables[name]:
+            fresh_table(tables[name])
+        if name == "rollups":
+            fresh_table(rollups_table(ours), rollup_layout.FAMILY)
+
+    points, goal_medians, every_size = [], {}, []
     for size in sizes:
         path = make_input(size)
-        names = ["floor", "baseline", "ours"] if size <= goal_size else ["floor", "ours"]
+        names = ["floor", "ours", *(up_to_goal if size <= goal_size else ())]
         contenders = {
             name: Contender(
                 lambda name=name, path=path, size=size: job_run(kind, name, path, tables[name] or "-", size, *extra)[0],
-                (lambda name=name: fresh_table(tables[name])) if tables[name] else (lambda: None),
+                lambda name=name: setup(name),
             )
             for name in names
         }
@@ -90,9 +102,10 @@ def run_sizes(
         if "baseline" in medians:
             same_rows(tables["baseline"], tables["ours"], size, log)
         points += [Point(kind, name, medians[name]) for name in names]
+        every_size.append(medians)
         if size == goal_size:
             goal_medians = medians
-    return goal_medians, points
+    return goal_medians, every_size, points
 
 
 def table(points: list[Point]) -> str:
@@ -134,7 +147,7 @@ def plot(points: list[Point], path: Path) -> Path:
 
     plt.rcParams["svg.hashsalt"] = "transacoes"  # the same data gives the same file
     figure, (speed, cost) = plt.subplots(1, 2, figsize=(11, 4.2))
-    styles = {"ours": "-o", "baseline": "--s", "floor": ":^"}
+    styles = {"ours": "-o", "baseline": "--s", "floor": ":^", "rollups": "-.v"}
     for benchmark, colour in (("sink", "tab:blue"), ("backfill", "tab:orange")):
         contenders = dict.fromkeys(p.contender for p in points if p.benchmark == benchmark)
         for contender in contenders:

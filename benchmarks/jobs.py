@@ -10,7 +10,9 @@ each run's peak memory is its own and no run inherits another's warm caches. Con
 - ``baseline``: the same read and parse, the rows written as ``DirectRow``s by Beam's own
   ``WriteToBigTable`` (``use_cross_language=False``);
 - ``floor``: the same read and parse, the rows dropped: Beam's per-element cost and ours
-  without any write, which no sink can beat.
+  without any write, which no sink can beat;
+- ``rollups`` (sink only): ours, plus the live rollups (``pipeline.write_rollups``, as the job
+  adds them with ``rollups_table``) into ``<table>_rollups``, in batch windows.
 
 ``--workers 2`` runs on two local worker processes (``--direct_running_mode=multi_processing``).
 The JSON also carries how many rows the job counted as written (ours) and which byte ranges of
@@ -37,12 +39,12 @@ from transactions_pipeline.backfill import ReadCsvLines, parse_csv_line
 from transactions_pipeline.bigtable_sink import WriteToBigtable
 from transactions_pipeline.bigtable_writer import BigtableTarget
 from transactions_pipeline.options import JobConfig
-from transactions_pipeline.pipeline import ROWS, STEP_READ, parse_and_validate
+from transactions_pipeline.pipeline import ROWS, STEP_READ, parse_and_validate, write_rollups
 from transactions_pipeline.pipeline import run as run_job
 from transactions_tools import defaults
 
 KINDS = ("sink", "backfill")
-CONTENDERS = ("ours", "baseline", "floor")
+CONTENDERS = ("ours", "baseline", "floor", "rollups")
 PROJECT = defaults.PROJECT
 INSTANCE = defaults.INSTANCE
 FAMILY = defaults.COLUMN_FAMILY
@@ -86,7 +88,24 @@ def write_bodies(path: Path, count: int) -> Path:
     return path
 
 
-def _write(rows, contender: str, table: str) -> None:
+def rollups_table(table: str) -> str:
+    """Where the ``rollups`` contender writes its rollups."""
+    return f"{table}_rollups"
+
+
+def _write(rows, contender: str, table: str, dead_letter_topic: str = "") -> None:
+    if contender == "rollups":
+        config = JobConfig(
+            dead_letter_topic=dead_letter_topic,
+            bigtable_project=PROJECT,
+            bigtable_instance=INSTANCE,
+            bigtable_table=table,
+            column_family=FAMILY,
+            input_file="unused",
+            rollups_table=rollups_table(table),
+        )
+        write_rollups(rows, config)
+        contender = "ours"
     if contender == "floor":
         rows | "Drop" >> beam.ParDo(_Drop())
     elif contender == "baseline":
@@ -100,10 +119,10 @@ def _write(rows, contender: str, table: str) -> None:
         rows | "WriteToBigtable" >> WriteToBigtable(BigtableTarget(PROJECT, INSTANCE, table, FAMILY))
 
 
-def sink_job(path: str, contender: str, table: str, workers: int = 1):
+def sink_job(path: str, contender: str, table: str, dead_letter_topic: str, workers: int = 1):
     """Bodies -> parse -> validate -> the contender's write; returns the finished result."""
     pipeline = beam.Pipeline(options=options(workers=workers))
-    _write(parse_and_validate(read_messages(pipeline, path))[ROWS], contender, table)
+    _write(parse_and_validate(read_messages(pipeline, path))[ROWS], contender, table, dead_letter_topic)
     result = pipeline.run()
     result.wait_until_finish()
     return result
@@ -168,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def work() -> int:
         if args.kind == "sink":
-            finished["result"] = sink_job(args.input, args.contender, args.table, args.workers)
+            finished["result"] = sink_job(args.input, args.contender, args.table, args.dead_letter_topic, args.workers)
         else:
             finished["result"] = backfill_job(
                 args.input, args.contender, args.table, args.dead_letter_topic, args.workers

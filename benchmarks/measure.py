@@ -67,6 +67,13 @@ def measure(work: Callable[[], int | Sample]) -> Sample:
     return Sample(rows, seconds, _cpu_now() - cpu)
 
 
+def marginal(larger: Sample, smaller: Sample) -> Sample:
+    """What the rows between two runs of different sizes cost: the slope, without fixed costs."""
+    return Sample(
+        larger.rows - smaller.rows, larger.seconds - smaller.seconds, larger.cpu_seconds - smaller.cpu_seconds
+    )
+
+
 def median(samples: list[Sample]) -> Sample:
     """The median of each measure (rows must agree: same data in every round)."""
     rows = {s.rows for s in samples}
@@ -155,6 +162,11 @@ def cheaper(times: float) -> Goal:
     return Goal(f"≤ 1/{times:g} of the CPU per row", lambda r: r.cpu_ratio >= times)
 
 
+def costs_at_most(times: float) -> Goal:
+    """Ours (the baseline with something added) may use at most ``times`` its CPU per row."""
+    return Goal(f"≤ {times:g}× the CPU per row", lambda r: r.cpu_ratio >= 1 / times)
+
+
 @dataclass
 class Result:
     """One line of the table: a workload, its baseline and ours, the goal if there is one, and
@@ -177,10 +189,12 @@ class Result:
             return f"- {self.workload}: {self.goal.text}: not measurable at this size (lost in noise)"
         met = "met" if self.goal.met(self) else "NOT met"
         floor = f"; {self.of_floor:.0%} of the floor's rows/s" if self.floor else ""
-        return (
-            f"- {self.workload}: {self.goal.text}: **{met}** ({self.speedup:.1f}× rows/s, "
-            f"{self.cpu_ratio:.1f}× less CPU per row{floor})"
+        cpu = (
+            f"{self.cpu_ratio:.1f}× less CPU per row"
+            if self.cpu_ratio >= 1
+            else (f"{1 / self.cpu_ratio:.2f}× the CPU per row")
         )
+        return f"- {self.workload}: {self.goal.text}: **{met}** ({self.speedup:.2f}× rows/s, {cpu}{floor})"
 
     @property
     def of_floor(self) -> float:

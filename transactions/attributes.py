@@ -22,3 +22,7 @@ SOURCE_OFFSET = "source_offset"
 """The byte offset at which a backfill line starts in its file (``tail -c +$((offset + 1)) FILE | head -1``)."""
 
 REPLAY_COUNT = "replay_count"
+
+ROLLUP = "rollup"
+"""On a rollup's dead letter (``category_minute`` or ``user_day``): a total, not a transaction, so
+the replay tool refuses it; the window's next firing, or a backfill, rewrites it."""

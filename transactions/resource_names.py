@@ -21,6 +21,7 @@ FORMS = {
     "bigtable_table": re.compile(r"[-_.a-zA-Z0-9]{1,50}"),
     "column_family": re.compile(r"[-_.a-zA-Z0-9]{1,64}"),
     "app_profile": re.compile(r"[-_a-zA-Z0-9]{0,50}"),
+    "duration": re.compile(r"(0|[1-9][0-9]{0,6}[smh])"),
     # A bucket, then an object name or a glob; control characters never.
     "gcs_path": re.compile(r"gs://[a-z0-9][-_.a-z0-9]{1,220}[a-z0-9]/[^\x00-\x1f]+"),
     # registry host[:port]/path, then a tag or a digest (Artifact Registry, gcr.io, Docker Hub).
@@ -38,6 +39,7 @@ DESCRIPTIONS = {
     "bigtable_table": "a table id: 1-50 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
     "column_family": "a column family name: 1-64 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
     "app_profile": "an app profile id: letters, digits, '_' and '-'",
+    "duration": "a whole number of seconds, minutes or hours: 90s, 30m, 1h (or 0)",
     "gcs_path": "gs://<bucket>/<path>, glob allowed (e.g. gs://my-bucket/sales/*.csv)",
     "container_image": "<registry>/<path>:<tag> or <registry>/<path>@sha256:<digest>",
 }
@@ -46,6 +48,14 @@ DESCRIPTIONS = {
 
 def is_valid(kind: str, value: str) -> bool:
     return FORMS[kind].fullmatch(value) is not None
+
+
+_SECONDS_PER = {"s": 1, "m": 60, "h": 3600}
+
+
+def duration_seconds(value: str) -> int:
+    """The seconds of a ``duration`` (``90s``, ``30m``, ``1h``, ``0``)."""
+    return 0 if value == "0" else int(value[:-1]) * _SECONDS_PER[value[-1]]
 
 
 def topic_path(project: str, topic: str) -> str:

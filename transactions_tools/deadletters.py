@@ -12,8 +12,9 @@ unacknowledged (redelivered at once): it consumes nothing.
 unchanged, the attributes without the ``error_*`` ones and ``failed_at``, and ``replay_count``
 one higher. Each dead letter is acknowledged only after its republish is confirmed; everything
 else stays on the subscription: what the filters leave, what is refused (a backfill's CSV line,
-which belongs in a fixed file and a new backfill, not on the stream; one replayed
-``--max-replays`` times already), and what failed to publish. Replaying a message whose row
+which belongs in a fixed file and a new backfill, not on the stream; a rollup total, which is
+not a transaction and which the window's next firing rewrites; one replayed ``--max-replays``
+times already), and what failed to publish. Replaying a message whose row
 exists is harmless: cells are stamped with the event time, so it rewrites the same cells.
 
 Exit codes: 0 done (nothing failed); 1 some republishes failed (they stay on the subscription);
@@ -201,6 +202,10 @@ def plan(messages: list, args: argparse.Namespace) -> Plan:
             args.reason and attrs.get(attributes.ERROR_REASON) != args.reason
         ):
             decided.left.append(received)
+        elif attrs.get(attributes.ROLLUP):
+            decided.refused.append(
+                (received, f"a {attrs[attributes.ROLLUP]} total, not a transaction: its next firing rewrites it")
+            )
         elif source_of(received.message):
             decided.refused.append(
                 (received, f"a CSV line of {source_of(received.message)}: fix the file, backfill it")

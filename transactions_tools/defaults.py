@@ -6,12 +6,14 @@ emulators' own. Beam checks Pub/Sub project ids, so the local project needs 6+ c
 (``local-project``, never ``demo``); the Bigtable emulator accepts any instance name.
 """
 
-from transactions import layout
+from transactions import layout, rollup_layout
 
 PROJECT = "local-project"
 INSTANCE = "local-instance"
 TABLE = layout.DEFAULT_TABLE
 COLUMN_FAMILY = layout.FAMILY
+ROLLUPS_TABLE = "transacoes_rollups"
+ROLLUP_FAMILY = rollup_layout.FAMILY
 TOPIC = "transacoes"
 SUBSCRIPTION = "transacoes-pipeline"
 DEAD_LETTER_TOPIC = "transacoes-dead-letter"

@@ -1,10 +1,15 @@
-"""``transacoes-lookup``: a user's latest transactions, read from Bigtable with a prefix scan.
+"""``transacoes-lookup``: a user's latest transactions, or the live rollups, read from Bigtable.
 
 Works against the emulator (``BIGTABLE_EMULATOR_HOST``) or a real instance (Application
-Default Credentials). The row key's layout, and reading it back, are contract v1's
-(:mod:`transactions.layout`).
+Default Credentials). The row keys' layouts, and reading them back, are the contract
+package's (:mod:`transactions.layout`, :mod:`transactions.rollup_layout`).
 
     transacoes-lookup 02428050 [--limit 5] [--project P --instance I --table T]
+    transacoes-lookup --category Books [--minutes 5] [--until 2025-12-05T21:20] [--rollups-table T]
+    transacoes-lookup --user-days 02428050 [--days 7] [--until 2025-12-05]
+
+A user's transactions come from one prefix scan, newest first; a rollup's windows from one
+key-range scan over the windows that end by ``--until`` (default: now, UTC), newest first.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import argparse
 import os
 import sys
 import warnings
+from datetime import UTC, datetime
 
 from google.api_core import exceptions as api_exceptions
 
-from transactions import layout
+from transactions import layout, rollup_layout
 from transactions.formats import epoch_ms_to_rfc3339
+from transactions.rollup_layout import Rollup
 from transactions_tools import defaults
 
 COLUMNS = ("event_time", "transaction_id", *(q.decode() for q in layout.QUALIFIERS))
@@ -45,6 +52,60 @@ def latest_transactions(table, user_id: str, limit: int, family: str = layout.FA
     return found
 
 
+def rollup_windows(table, rollup: Rollup, name: str, windows: int, until_ms: int) -> list[dict[str, str]]:
+    """The last ``windows`` windows of ``name`` (a category or a user) up to ``until_ms``, newest first.
+
+    Windows without a sale have no row, so fewer may come back.
+    """
+    from google.cloud.bigtable.row_set import RowSet
+
+    last = rollup_layout.window_start_ms(rollup, until_ms)
+    first = last - (windows - 1) * rollup.window_seconds * 1000
+    start, end = rollup_layout.key_range(rollup, name, first, last)
+    row_set = RowSet()
+    row_set.add_row_range_from_keys(start_key=start, end_key=end)
+    found = [_rollup_record(rollup, row) for row in table.read_rows(row_set=row_set)]
+    return [record for record in reversed(found) if record[rollup.keyed_by] == name]
+
+
+def latest_category_minutes(table, minutes: int, until_ms: int) -> list[dict[str, str]]:
+    """Every category's minutes among the last ``minutes`` up to ``until_ms``: newest, then by category."""
+    from google.cloud.bigtable.row_set import RowSet
+
+    rollup = rollup_layout.CATEGORY_MINUTE
+    first = rollup_layout.window_start_ms(rollup, until_ms) - (minutes - 1) * rollup.window_seconds * 1000
+    row_set = RowSet()
+    row_set.add_row_range_with_prefix(f"{rollup.prefix}{rollup_layout.SEPARATOR}")
+    records = [_rollup_record(rollup, row) for row in table.read_rows(row_set=row_set)]
+    recent = [r for r in records if first <= int(r["start_ms"]) <= until_ms]
+    return sorted(recent, key=lambda r: (-int(r["start_ms"]), r["category"]))
+
+
+def _rollup_record(rollup: Rollup, row) -> dict[str, str]:
+    key = rollup_layout.parse_rollup_key(row.row_key)
+    cells = row.cells.get(rollup_layout.FAMILY, {})
+    record = {qualifier.decode(): versions[0].value.decode() for qualifier, versions in cells.items()}
+    when = epoch_ms_to_rfc3339(key.start_ms).replace("T", " ")
+    record["window"] = when[:16] if rollup.window_seconds < 86_400 else when[:10]  # a minute, or a day
+    record[rollup.keyed_by] = key.name
+    record["start_ms"] = str(key.start_ms)
+    return record
+
+
+def rollup_columns(rollup: Rollup) -> tuple[str, ...]:
+    return ("window", rollup.keyed_by, rollup_layout.COUNT.decode(), rollup.money.decode())
+
+
+def parse_until(text: str | None) -> int:
+    """``--until``: ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (UTC) in epoch ms; now when absent."""
+    if text is None:
+        return int(datetime.now(UTC).timestamp() * 1000)
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
 def format_table(records: list[dict[str, str]], columns: tuple[str, ...] = COLUMNS) -> str:
     """Records as aligned text columns, a header and a rule first."""
     widths = {c: max([len(c)] + [len(r.get(c, "")) for r in records]) for c in columns}
@@ -61,14 +122,24 @@ def open_table(project: str, instance: str, table: str):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="transacoes-lookup", description=__doc__.split("\n")[0])
-    parser.add_argument("user_id")
+    parser.add_argument("user_id", nargs="?", help="a user's latest transactions")
     parser.add_argument("--limit", type=int, default=5)
+    parser.add_argument("--category", help="a category's totals per minute (from the rollups table)")
+    parser.add_argument("--minutes", type=int, default=5, help="with --category: how many minutes (5)")
+    parser.add_argument("--user-days", metavar="USER_ID", help="a user's totals per day (from the rollups table)")
+    parser.add_argument("--days", type=int, default=7, help="with --user-days: how many days (7)")
+    parser.add_argument("--until", help="the last window's time, UTC: YYYY-MM-DD or YYYY-MM-DDTHH:MM (default now)")
+    parser.add_argument("--rollups-table", default=os.environ.get("BIGTABLE_ROLLUPS_TABLE", defaults.ROLLUPS_TABLE))
     parser.add_argument("--project", default=os.environ.get("BIGTABLE_PROJECT", defaults.PROJECT))
     parser.add_argument("--instance", default=os.environ.get("BIGTABLE_INSTANCE", defaults.INSTANCE))
     parser.add_argument("--table", default=os.environ.get("BIGTABLE_TABLE", defaults.TABLE))
     parser.add_argument("--column-family", default=defaults.COLUMN_FAMILY)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message="Connecting to Bigtable emulator")
+    if sum(x is not None for x in (args.user_id, args.category, args.user_days)) != 1:
+        parser.error("give exactly one of: a user id, --category NAME, --user-days USER_ID")
+    if args.category is not None or args.user_days is not None:
+        return _rollups(parser, args)
     if "#" in args.user_id or not args.user_id:
         print("error: a user id is 1-64 characters without '#'", file=sys.stderr)
         return 2
@@ -83,6 +154,32 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"latest {len(records)} transactions of user {args.user_id} (newest first):")
     print(format_table(records))
+    return 0
+
+
+def _rollups(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.category is not None:
+        rollup, name, windows = rollup_layout.CATEGORY_MINUTE, args.category, args.minutes
+    else:
+        rollup, name, windows = rollup_layout.USER_DAY, args.user_days, args.days
+    if not name.strip() or windows < 1:
+        parser.error("the name must not be blank, and --minutes/--days must be at least 1")
+    try:
+        until_ms = parse_until(args.until)
+    except ValueError:
+        parser.error(f"--until: {args.until!r} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM")
+    table = open_table(args.project, args.instance, args.rollups_table)
+    try:
+        records = rollup_windows(table, rollup, name, windows, until_ms)
+    except api_exceptions.GoogleAPICallError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    unit = "minutes" if rollup == rollup_layout.CATEGORY_MINUTE else "days"
+    if not records:
+        print(f"no {rollup.name} totals for {name!r} in the last {windows} {unit} of {args.rollups_table}")
+        return 0
+    print(f"{rollup.keyed_by.replace('_', ' ')} {name}: totals of the last {windows} {unit} (newest first, UTC):")
+    print(format_table(records, rollup_columns(rollup)))
     return 0
 
 

@@ -1,8 +1,9 @@
 """Create the job's resources, idempotently, on the emulators or in a real project.
 
 Topic and subscription for the transactions, the dead-letter topic and a subscription on it
-(so dead letters are kept until someone reads them), and the Bigtable table with its column
-family (GC rule: keep one version). Existing resources are left as they are.
+(so dead letters are kept until someone reads them), the Bigtable table with its column family,
+and the rollups table with its family ``agg`` (GC rule: keep one version, for both). Existing
+resources are left as they are; ``--rollups-table ''`` skips the rollups table.
 
     transacoes-provision --project=P --instance=I [--table=transacoes] ...
 """
@@ -24,6 +25,7 @@ DEFAULTS = {
     "dead_letter_topic": defaults.DEAD_LETTER_TOPIC,
     "dead_letter_subscription": defaults.DEAD_LETTER_SUBSCRIPTION,
     "table": defaults.TABLE,
+    "rollups_table": defaults.ROLLUPS_TABLE,
 }
 
 
@@ -38,6 +40,8 @@ class Resources:
     dead_letter_topic: str = DEFAULTS["dead_letter_topic"]
     dead_letter_subscription: str = DEFAULTS["dead_letter_subscription"]
     bigtable_project: str | None = None
+    rollups_table: str = DEFAULTS["rollups_table"]
+    """Empty: no rollups table."""
 
     def topic_path(self, name: str) -> str:
         return resource_names.topic_path(self.project, name)
@@ -74,13 +78,10 @@ def provision(resources: Resources, log=print) -> None:
             )
     finally:
         subscriber.close()
-    create_table(
-        resources.bigtable_project or resources.project,
-        resources.instance,
-        resources.table,
-        resources.column_family,
-        log,
-    )
+    bigtable_project = resources.bigtable_project or resources.project
+    create_table(bigtable_project, resources.instance, resources.table, resources.column_family, log)
+    if resources.rollups_table:
+        create_table(bigtable_project, resources.instance, resources.rollups_table, defaults.ROLLUP_FAMILY, log)
 
 
 def create_table(project: str, instance: str, table_id: str, family: str, log=print) -> None:
@@ -129,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         dead_letter_topic=args.dead_letter_topic,
         dead_letter_subscription=args.dead_letter_subscription,
         bigtable_project=args.bigtable_project,
+        rollups_table=args.rollups_table,
     )
     try:
         provision(resources)

@@ -27,6 +27,7 @@ def provision_for_test(unique: str) -> Resources:
         subscription=f"pipeline-{unique}",
         dead_letter_topic=f"dead-letter-{unique}",
         dead_letter_subscription=f"dead-letter-sub-{unique}",
+        rollups_table=f"rollups-{unique}",
     )
     provision(resources, log=lambda _: None)
     return resources
@@ -60,14 +61,17 @@ def pull_dead_letters(resources: Resources, expected: int, timeout: float = 60) 
     return pull_messages(resources.subscription_path(resources.dead_letter_subscription), expected, timeout)
 
 
-def read_rows(resources: Resources) -> dict[bytes, dict[bytes, list[tuple[bytes, int]]]]:
-    """row key -> qualifier -> [(value, timestamp micros), ...] (every version)."""
+def read_rows(
+    resources: Resources, table_id: str | None = None, family_name: str | None = None
+) -> dict[bytes, dict[bytes, list[tuple[bytes, int]]]]:
+    """row key -> qualifier -> [(value, timestamp micros), ...] (every version), of the
+    transaction table, or of ``table_id`` and ``family_name`` (the rollups)."""
     from google.cloud import bigtable
 
-    table = bigtable.Client(project=PROJECT, admin=True).instance(INSTANCE).table(resources.table)
+    table = bigtable.Client(project=PROJECT, admin=True).instance(INSTANCE).table(table_id or resources.table)
     rows = {}
     for row in table.read_rows():
-        family = row.cells.get(resources.column_family, {})
+        family = row.cells.get(family_name or resources.column_family, {})
         rows[row.row_key] = {
             q: [(cell.value, (cell.timestamp - EPOCH) // ONE_MICROSECOND) for cell in cells]
             for q, cells in family.items()

@@ -91,7 +91,7 @@ def test_a_file_read_in_many_ranges_gives_the_same_table_and_dead_letters_as_in_
     from tests.integration.harness import job_config
     from transactions_pipeline.backfill import KaggleCsvSource
     from transactions_pipeline.dead_letter_sink import PublishDeadLetters
-    from transactions_pipeline.pipeline import write_rows
+    from transactions_pipeline.pipeline import parse_and_validate, write_rows
 
     lines = [HEADER] + [GOOD[i % 4].replace("12de933f", f"u{i:07d}") for i in range(300)] + list(BAD) * 3
     path = tmp_path / "sales.csv"
@@ -107,7 +107,7 @@ def test_a_file_read_in_many_ranges_gives_the_same_table_and_dead_letters_as_in_
             | beam.FlatMap(lambda b: b.source.read(b.source.get_range_tracker(b.start_position, b.stop_position)))
         )
         config = job_config(resources, input_subscription=None, input_file=str(path))
-        write_rows(records, config, parse_csv_line) | PublishDeadLetters(config.dead_letter_topic)
+        write_rows(parse_and_validate(records, parse_csv_line), config) | PublishDeadLetters(config.dead_letter_topic)
         pipeline.run().wait_until_finish()
         letters = pull_dead_letters(resources, 9, timeout=30)
         results[ranges] = (

@@ -58,6 +58,11 @@ def stream_args(resources, **overrides) -> list[str]:
             {"column_family": "nope"},
             "error: --column_family: table projects/local-project/instances/local-instance/tables/",
         ),
+        (
+            {"rollups_table": "no-such-rollups"},
+            "error: --rollups_table: table projects/local-project/instances/local-instance/tables/no-such-rollups "
+            "does not exist; create it with family 'agg'",
+        ),
     ],
 )
 def test_a_missing_resource_stops_the_launch_within_seconds_with_one_line(emulators, unique, override, message):
@@ -78,3 +83,12 @@ def test_a_backfill_whose_file_is_not_the_kaggle_format_stops_at_launch(emulator
     done, _ = launch(f"--input_file={tmp_path}/*.csv", *args)
     assert done.returncode == 2
     assert f"error: --input_file: {tmp_path}/other.csv: unrecognised header." in done.stderr
+
+
+def test_a_rollups_table_without_the_agg_family_stops_the_launch(emulators, unique):
+    resources = provision_for_test(unique)
+    done, _ = launch(*stream_args(resources, rollups_table=resources.table))  # the transactions' table
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and len(errors) == 1, done.stderr[-2000:]
+    assert errors[0].startswith(f"error: --rollups_table: table projects/local-project/instances/local-instance/"
+                                f"tables/{resources.table} has no column family 'agg' (families: dados)")  # fmt: skip

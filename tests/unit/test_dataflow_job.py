@@ -9,10 +9,10 @@ image and the job type.
 import pytest
 from apache_beam.options.pipeline_options import DebugOptions, PipelineOptions, WorkerOptions
 from apache_beam.portability import common_urns
-from apache_beam.portability.api import beam_runner_api_pb2
+from apache_beam.portability.api import beam_runner_api_pb2, standard_window_fns_pb2
 
 from transactions import attributes
-from transactions_pipeline import launch, pipeline
+from transactions_pipeline import launch, pipeline, rollups
 from transactions_pipeline.options import ConfigError, resolve_config
 from transactions_pipeline.parameters import TEMPLATE_IMAGE_VARIABLE
 
@@ -24,6 +24,14 @@ STEPS = {
     pipeline.STEP_WRITE,
     pipeline.STEP_COLLECT_DEAD_LETTERS,
     pipeline.STEP_PUBLISH_DEAD_LETTERS,
+}
+ROLLUP_STEPS = {
+    rollups.STEP_PARTIALS,
+    rollups.STEP_CATEGORY_MINUTES,
+    rollups.STEP_USER_DAYS,
+    rollups.STEP_COLLECT,
+    rollups.STEP_WRITE,
+    rollups.STEP_PUBLISH_DEAD_LETTERS,
 }
 JOB_TYPE_BATCH, JOB_TYPE_STREAMING = 1, 2  # the Dataflow API's Job.type
 
@@ -91,6 +99,34 @@ def test_the_backfill_as_dataflow_receives_it():
     assert top_level_steps(job.proto_pipeline) == STEPS
     assert worker_images(job.proto_pipeline) == {IMAGE}
     assert job.proto.type == JOB_TYPE_BATCH
+
+
+def windowing_of(proto, transform_name: str):
+    [transform] = [t for t in proto.components.transforms.values() if t.unique_name == transform_name]
+    [output] = transform.outputs.values()
+    return proto.components.windowing_strategies[proto.components.pcollections[output].windowing_strategy_id]
+
+
+def test_rollups_only_add_steps_and_are_windowed_as_documented():
+    job, _ = dry_run(
+        dataflow_args(
+            f"--input_subscription={SUBSCRIPTION}",
+            "--rollups_table=transacoes_rollups",
+            "--rollup_allowed_lateness=30m",
+        )
+    )
+    proto = job.proto_pipeline
+    assert top_level_steps(proto) == STEPS | ROLLUP_STEPS  # the transaction steps unchanged: --update maps them
+    for step, size_seconds in ((rollups.STEP_CATEGORY_MINUTES, 60), (rollups.STEP_USER_DAYS, 86_400)):
+        strategy = windowing_of(proto, f"{step}/Window")
+        fixed = standard_window_fns_pb2.FixedWindowsPayload.FromString(strategy.window_fn.payload)
+        assert fixed.size.seconds == size_seconds
+        assert strategy.accumulation_mode == beam_runner_api_pb2.AccumulationMode.ACCUMULATING
+        assert strategy.allowed_lateness == (30 * 60 + rollups.LATENESS_MARGIN_SECONDS) * 1000
+        after_watermark = strategy.trigger.after_end_of_window
+        early = after_watermark.early_firings.after_processing_time  # repeated, as the model says
+        assert early.timestamp_transforms[0].delay.delay_millis == rollups.EARLY_FIRING_SECONDS * 1000
+        assert after_watermark.late_firings.element_count.element_count == 1
 
 
 def test_a_local_path_never_reaches_dataflow():

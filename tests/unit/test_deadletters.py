@@ -42,15 +42,17 @@ def test_the_filters_choose_what_to_replay_and_leave_the_rest():
     assert [r.ack_id for r in decided.replay] == ["ack-3"]
 
 
-def test_backfill_lines_and_messages_replayed_too_often_are_refused_and_kept():
+def test_backfill_lines_rollup_totals_and_messages_replayed_too_often_are_refused_and_kept():
     line = received(1, "parse", "bad_csv_row", source_file="gs://b/sales.csv", source_offset="7")
     tired = received(2, "write", "bigtable_not_found", replay_count="3")
     fresh = received(3, "write", "bigtable_not_found", replay_count="2")
-    decided = plan([line, tired, fresh], options())
+    total = received(4, "write", "bigtable_not_found", rollup="category_minute")
+    decided = plan([line, tired, fresh, total], options())
     assert [r.ack_id for r in decided.replay] == ["ack-3"]
     assert [(r.ack_id, why) for r, why in decided.refused] == [
         ("ack-1", "a CSV line of gs://b/sales.csv@7: fix the file, backfill it"),
         ("ack-2", "replayed 3 times already (--max-replays 3)"),
+        ("ack-4", "a category_minute total, not a transaction: its next firing rewrites it"),
     ]
 
 

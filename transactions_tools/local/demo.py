@@ -21,13 +21,21 @@ import warnings
 from pathlib import Path
 
 from producer.cli import DEFAULT_CSV
+from transactions import rollup_layout
 from transactions_tools import defaults, provision
 from transactions_tools.local import processes
 from transactions_tools.local import stack as local_stack
 from transactions_tools.local.commands import local_resources, producer_command
 from transactions_tools.local.emulators import StackError
 from transactions_tools.local.observer import Observer
-from transactions_tools.lookup import format_table, latest_transactions
+from transactions_tools.lookup import (
+    format_table,
+    latest_category_minutes,
+    latest_transactions,
+    open_table,
+    rollup_columns,
+    rollup_windows,
+)
 
 
 class DemoFailed(RuntimeError):
@@ -60,6 +68,7 @@ def run_demo(args: argparse.Namespace) -> int:
     log_dir = args.log_dir.resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    started_ms = int(time.time() * 1000)
     suffix = time.strftime("%H%M%S")
     run_id = f"demo{suffix}"
     with _stack(args, log_dir, suffix) as (stack, resources):
@@ -95,12 +104,41 @@ def run_demo(args: argparse.Namespace) -> int:
         user = observer.busiest_user()
         print(f"\nlatest 5 transactions of user {user} (prefix scan on '{user}#', newest first):")
         print(format_table(latest_transactions(observer.table, user, 5)))
-        print(
-            f"\nsame with cbt: BIGTABLE_EMULATOR_HOST={stack.emulators.bigtable_host} cbt -project {defaults.PROJECT} "
-            f"-instance {defaults.INSTANCE} read {resources.table} prefix='{user}#' count=5"
-        )
+        emulator = f"BIGTABLE_EMULATOR_HOST={stack.emulators.bigtable_host}"
+        cbt = f"{emulator} cbt -project {defaults.PROJECT} -instance {defaults.INSTANCE}"
+        print(f"\nsame with cbt: {cbt} read {resources.table} prefix='{user}#' count=5")
+        if resources.rollups_table:
+            _rollups(resources, observer, user, started_ms, cbt)
         observer.close()
     return 0
+
+
+ROLLUP_SETTLE_SECONDS = 30.0
+"""How long the demo waits for the rollups to take in its last rows (early firings come every 10 s)."""
+
+
+def _rollups(resources: provision.Resources, observer: Observer, user: str, started_ms: int, cbt: str) -> None:
+    """The live rollups of the run: the last minutes per category, and the busiest user's days."""
+    table = open_table(defaults.PROJECT, defaults.INSTANCE, resources.rollups_table)
+    first_minute = started_ms - started_ms % 60_000
+    minutes = (int(time.time() * 1000) - first_minute) // 60_000 + 1  # the minutes the run spans
+    deadline, counted = time.monotonic() + ROLLUP_SETTLE_SECONDS, -1
+    while time.monotonic() < deadline:  # until the totals hold this run's rows and stop changing
+        now_ms = int(time.time() * 1000)
+        category_minutes = latest_category_minutes(table, minutes, now_ms)
+        total = sum(int(r["count"]) for r in category_minutes if int(r["start_ms"]) >= first_minute)
+        if total >= observer.written and total == counted:
+            break
+        counted = total
+        time.sleep(5)
+    day = rollup_layout.USER_DAY
+    print(f"\nlive rollups in {resources.rollups_table} (event time, UTC; early totals every 10 s, then final)")
+    print(format_table(category_minutes[:24], rollup_columns(rollup_layout.CATEGORY_MINUTE)))
+    print(f"  {counted} transactions counted in the run's minutes (this run wrote {observer.written} rows)")
+    print()
+    print(format_table(rollup_windows(table, day, user, 2, int(time.time() * 1000)), rollup_columns(day)))
+    print(f"same with cbt: {cbt} read {resources.rollups_table} prefix='category#'")
+    print(f"               {cbt} read {resources.rollups_table} prefix='user#{user}#'")
 
 
 def _follow(stack: local_stack.Stack, producer, observer: Observer, log_dir: Path, timeout: float) -> int:

@@ -92,6 +92,7 @@ class _WriteRowsFn(beam.DoFn):
         client_factory: ConnectionFactory = bigtable_connection,
         adaptive_throttling: bool = False,
         report_freshness: bool = False,
+        metric_prefix: str = "",
     ) -> None:
         self._target = target
         self._limits = limits
@@ -100,10 +101,10 @@ class _WriteRowsFn(beam.DoFn):
         self._adaptive_throttling = adaptive_throttling
         self._report_freshness = report_freshness
         self._freshness = Metrics.distribution(metrics.NAMESPACE, metrics.WRITE_FRESHNESS_MS)
-        self._written = Metrics.counter(metrics.NAMESPACE, metrics.WRITTEN)
-        self._retries = Metrics.counter(metrics.NAMESPACE, metrics.WRITE_RETRIES)
-        self._write_failed = Metrics.counter(metrics.NAMESPACE, metrics.WRITE_FAILED)
-        self._rows_per_call = Metrics.distribution(metrics.NAMESPACE, metrics.ROWS_PER_WRITE_CALL)
+        self._written = Metrics.counter(metrics.NAMESPACE, metric_prefix + metrics.WRITTEN)
+        self._retries = Metrics.counter(metrics.NAMESPACE, metric_prefix + metrics.WRITE_RETRIES)
+        self._write_failed = Metrics.counter(metrics.NAMESPACE, metric_prefix + metrics.WRITE_FAILED)
+        self._rows_per_call = Metrics.distribution(metrics.NAMESPACE, metric_prefix + metrics.ROWS_PER_WRITE_CALL)
 
     def display_data(self) -> dict:
         target = self._target
@@ -245,6 +246,7 @@ class WriteToBigtable(beam.PTransform):
 
     Each row's ``source`` must have ``data`` and ``attributes`` (a Pub/Sub message, or a CSV
     line wrapped the same way), which become the dead letter if the row cannot be written.
+    ``metric_prefix`` keeps a second writer's counts apart (``rollup_written``).
     """
 
     def __init__(
@@ -255,9 +257,12 @@ class WriteToBigtable(beam.PTransform):
         client_factory: ConnectionFactory = bigtable_connection,
         adaptive_throttling: bool = False,
         report_freshness: bool = False,
+        metric_prefix: str = "",
     ) -> None:
         super().__init__()
-        self._fn = _WriteRowsFn(target, limits, policy, client_factory, adaptive_throttling, report_freshness)
+        self._fn = _WriteRowsFn(
+            target, limits, policy, client_factory, adaptive_throttling, report_freshness, metric_prefix
+        )
 
     def expand(self, rows):
         if not isinstance(rows.windowing.windowfn, GlobalWindows):

@@ -32,8 +32,28 @@ THROTTLED_SECONDS = "cumulativeThrottlingSeconds"
 """Beam's convention (its BigQuery, GCS and Datastore IOs use it): Dataflow's autoscaler reads
 seconds spent backing off from a service and does not add workers for that share of the time."""
 
-COUNTERS = (READ, VALID, INVALID, WRITTEN, WRITE_RETRIES, WRITE_FAILED, DEAD_LETTERED, THROTTLED_SECONDS)
-DISTRIBUTIONS = (ROWS_PER_WRITE_CALL, WRITE_FRESHNESS_MS)
+ROLLUP_PREFIX = "rollup_"
+"""The rollups' writer counts under ``rollup_written``, ``rollup_write_retries``, ``rollup_write_failed``."""
+ROLLUP_TOO_LATE = "rollup_too_late"
+"""(Event, rollup) pairs left out of a rollup for arriving after its window's allowed lateness;
+the event's transaction row is written all the same."""
+ROLLUP_WRITTEN = ROLLUP_PREFIX + WRITTEN
+
+COUNTERS = (
+    READ,
+    VALID,
+    INVALID,
+    WRITTEN,
+    WRITE_RETRIES,
+    WRITE_FAILED,
+    DEAD_LETTERED,
+    THROTTLED_SECONDS,
+    ROLLUP_WRITTEN,
+    ROLLUP_PREFIX + WRITE_RETRIES,
+    ROLLUP_PREFIX + WRITE_FAILED,
+    ROLLUP_TOO_LATE,
+)
+DISTRIBUTIONS = (ROWS_PER_WRITE_CALL, WRITE_FRESHNESS_MS, ROLLUP_PREFIX + ROWS_PER_WRITE_CALL)
 PREFIXES = (INVALID_BY_REASON, DEAD_LETTERED_BY_REASON)
 
 

@@ -52,6 +52,9 @@ class JobConfig:
     input_subscription: str | None = None
     input_file: str | None = None
     bigtable_app_profile: str = ""
+    rollups_table: str | None = None
+    """Where the rollups go (family ``agg``); None: no rollups."""
+    rollup_allowed_lateness_seconds: int = 3600
 
     @property
     def streaming(self) -> bool:
@@ -84,6 +87,10 @@ def resolve_config(options: PipelineOptions) -> JobConfig:
         bigtable_table=_check("bigtable_table", params.bigtable_table),
         column_family=_check("column_family", params.column_family),
         bigtable_app_profile=_check("bigtable_app_profile", params.bigtable_app_profile or ""),
+        rollups_table=_optional("rollups_table", params.rollups_table or None),
+        rollup_allowed_lateness_seconds=resource_names.duration_seconds(
+            _check("rollup_allowed_lateness", params.rollup_allowed_lateness)
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from transactions import layout, resource_names
+from transactions import layout, resource_names, rollup_layout
 
 STREAM = "transacoes-stream"
 BACKFILL = "transacoes-backfill"
@@ -138,6 +138,27 @@ PARAMETERS = (
         "backfill-low-priority",
         "app_profile",
         default="",
+    ),
+    Parameter(
+        "rollups_table",
+        "Rollups Bigtable table ID",
+        "Also keep live totals in this table: per category and minute, and per user and day, in "
+        f"event time (family '{rollup_layout.FAMILY}', which transacoes-provision creates). Empty "
+        "means no rollups: the job then writes transaction rows only.",
+        "transacoes_rollups",
+        "bigtable_table",
+        default="",
+        group="Rollups",
+    ),
+    Parameter(
+        "rollup_allowed_lateness",
+        "Rollup allowed lateness",
+        "How late (past the end of its minute or day) an event may arrive and still update its "
+        "rollup; a later one is counted in rollup_too_late, and its transaction row is still written.",
+        "1h",
+        "duration",
+        default="1h",
+        group="Rollups",
     ),
     Parameter(
         "sdk_container_image",

@@ -12,10 +12,10 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from transactions import attributes
+from transactions import attributes, rollup_layout
 from transactions.contract import InvalidMessage, Transaction, parse_transaction
 from transactions.dead_letters import dead_letter
-from transactions_pipeline import metrics
+from transactions_pipeline import metrics, rollups
 from transactions_pipeline.backfill import ReadCsvLines, parse_csv_line
 from transactions_pipeline.bigtable_sink import WriteToBigtable
 from transactions_pipeline.bigtable_writer import BigtableTarget
@@ -91,8 +91,32 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     else:
         records = pipeline | STEP_READ >> ReadCsvLines(config.input_file)
         parse = parse_csv_line
-    write_dead_letters = write_rows(records, config, parse)
+    parsed = parse_and_validate(records, parse)
+    write_dead_letters = write_rows(parsed, config)
     write_dead_letters | STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
+    if config.rollups_table:
+        write_rollups(parsed[ROWS], config)
+
+
+def write_rollups(rows, config: JobConfig) -> None:
+    """The live rollups of the valid rows, written to the rollups table (``docs/rollups.md``).
+
+    Steps of their own, added next to the transaction steps: a job without rollups has exactly
+    the graph it had before, and turning them on with ``--update`` only adds steps.
+    """
+    rollup_target = BigtableTarget(
+        project=config.bigtable_project,
+        instance=config.bigtable_instance,
+        table=config.rollups_table,
+        column_family=rollup_layout.FAMILY,
+        app_profile_id=config.bigtable_app_profile,
+    )
+    failures = rollups.rollup_rows(
+        rows, config.streaming, config.rollup_allowed_lateness_seconds
+    ) | rollups.STEP_WRITE >> WriteToBigtable(
+        rollup_target, adaptive_throttling=not config.streaming, metric_prefix=metrics.ROLLUP_PREFIX
+    )
+    failures | rollups.STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
 
 
 def bigtable_target(config: JobConfig) -> BigtableTarget:
@@ -111,9 +135,8 @@ def parse_and_validate(records, parse=parse_message):
     return records | STEP_PARSE >> beam.ParDo(ParseAndValidateFn(parse)).with_outputs(DEAD_LETTERS, main=ROWS)
 
 
-def write_rows(records, config: JobConfig, parse=parse_message):
-    """Parse, validate and write ``records``; return every dead letter (parse and write)."""
-    parsed = parse_and_validate(records, parse)
+def write_rows(parsed, config: JobConfig):
+    """Write the valid rows of ``parsed``; return every dead letter (parse and write)."""
     write_failures = parsed[ROWS] | STEP_WRITE >> WriteToBigtable(
         bigtable_target(config),
         adaptive_throttling=not config.streaming,  # a bulk load yields to the live stream

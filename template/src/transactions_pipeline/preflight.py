@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from google.api_core import exceptions as api_exceptions
 
-from transactions import resource_names
+from transactions import resource_names, rollup_layout
 from transactions.kaggle import UnusableInput, check_header
 from transactions_pipeline.options import ConfigError, JobConfig
 
@@ -39,6 +39,8 @@ def check_all(config: JobConfig) -> None:
         check_input_files(config.input_file)
     check_dead_letter_topic(config.dead_letter_topic)
     check_bigtable(config)
+    if config.rollups_table:
+        check_rollups_table(config)
     if config.bigtable_app_profile:
         check_app_profile(config)
 
@@ -119,29 +121,39 @@ def _exists(parameter: str, resource: str, get_resource: Callable[[], object]) -
 
 def check_bigtable(config: JobConfig) -> None:
     """The table and its column family exist and are visible to the job's credentials."""
+    _check_table(config, "bigtable_table", config.bigtable_table, "column_family", config.column_family)
+
+
+def check_rollups_table(config: JobConfig) -> None:
+    """The rollups table exists, with the rollups' family ``agg``."""
+    _check_table(config, "rollups_table", config.rollups_table, None, rollup_layout.FAMILY)
+
+
+def _check_table(config: JobConfig, table_parameter: str, table_id: str, family_parameter, family: str) -> None:
     from google.cloud import bigtable
 
     client = bigtable.Client(project=config.bigtable_project, admin=True)
-    table = client.instance(config.bigtable_instance).table(config.bigtable_table)
-    where = resource_names.table_path(config.bigtable_project, config.bigtable_instance, config.bigtable_table)
+    table = client.instance(config.bigtable_instance).table(table_id)
+    where = resource_names.table_path(config.bigtable_project, config.bigtable_instance, table_id)
     try:
         families = table.list_column_families()
     except api_exceptions.NotFound:
         raise ConfigError(
-            f"--bigtable_table: table {where} does not exist; create it with family "
-            f"'{config.column_family}' (transacoes-provision, or cbt createtable)"
+            f"--{table_parameter}: table {where} does not exist; create it with family "
+            f"'{family}' (transacoes-provision, or cbt createtable)"
         ) from None
     except api_exceptions.PermissionDenied as error:
         raise ConfigError(
-            f"--bigtable_table: no permission to read the schema of {where} "
+            f"--{table_parameter}: no permission to read the schema of {where} "
             f"(the job's service account needs roles/bigtable.user): {error.message}"
         ) from None
     except api_exceptions.GoogleAPICallError as error:
-        raise ConfigError(f"--bigtable_table: cannot check {where}: {error.message}") from None
-    if config.column_family not in families:
+        raise ConfigError(f"--{table_parameter}: cannot check {where}: {error.message}") from None
+    if family not in families:
         present = ", ".join(sorted(families)) or "none"
         raise ConfigError(
-            f"--column_family: table {where} has no column family '{config.column_family}' (families: {present})"
+            f"--{family_parameter or table_parameter}: table {where} has no column family '{family}' "
+            f"(families: {present})"
         )
 
 
