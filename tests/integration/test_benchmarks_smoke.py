@@ -13,6 +13,8 @@ WORKLOADS = (
     "transform (per core)",
     "sink: whole pipeline",
     "sink: write stage only",
+    "sink: rollups, per row (marginal)",
+    "sink: rollups, whole run (reference)",
     "backfill (batch job)",
     "publish: producer",
     "publish: raw gRPC ceiling (reference)",
