@@ -93,18 +93,22 @@ def rollups_table(table: str) -> str:
     return f"{table}_rollups"
 
 
+def job_config(table: str, dead_letter_topic: str, input_file: str, **extra) -> JobConfig:
+    """The job's parameters for a benchmark run on the emulators."""
+    return JobConfig(
+        dead_letter_topic=dead_letter_topic,
+        bigtable_project=PROJECT,
+        bigtable_instance=INSTANCE,
+        bigtable_table=table,
+        column_family=FAMILY,
+        input_file=input_file,
+        **extra,
+    )
+
+
 def _write(rows, contender: str, table: str, dead_letter_topic: str = "") -> None:
     if contender == "rollups":
-        config = JobConfig(
-            dead_letter_topic=dead_letter_topic,
-            bigtable_project=PROJECT,
-            bigtable_instance=INSTANCE,
-            bigtable_table=table,
-            column_family=FAMILY,
-            input_file="unused",
-            rollups_table=rollups_table(table),
-        )
-        write_rollups(rows, config)
+        write_rollups(rows, job_config(table, dead_letter_topic, "unused", rollups_table=rollups_table(table)))
         contender = "ours"
     if contender == "floor":
         rows | "Drop" >> beam.ParDo(_Drop())
@@ -131,15 +135,7 @@ def sink_job(path: str, contender: str, table: str, dead_letter_topic: str, work
 def backfill_job(path: str, contender: str, table: str, dead_letter_topic: str, workers: int = 1):
     """The backfill of ``path`` with the contender's write; returns the finished result."""
     if contender == "ours":
-        config = JobConfig(
-            dead_letter_topic=dead_letter_topic,
-            bigtable_project=PROJECT,
-            bigtable_instance=INSTANCE,
-            bigtable_table=table,
-            column_family=FAMILY,
-            input_file=path,
-        )
-        result = run_job(options("DirectRunner", workers), config)
+        result = run_job(options("DirectRunner", workers), job_config(table, dead_letter_topic, path))
     else:
         pipeline = beam.Pipeline(options=options(workers=workers))
         _write(parse_and_validate(pipeline | STEP_READ >> ReadCsvLines(path), parse_csv_line)[ROWS], contender, table)

@@ -104,13 +104,7 @@ def write_rollups(rows, config: JobConfig) -> None:
     Steps of their own, added next to the transaction steps: a job without rollups has exactly
     the graph it had before, and turning them on with ``--update`` only adds steps.
     """
-    rollup_target = BigtableTarget(
-        project=config.bigtable_project,
-        instance=config.bigtable_instance,
-        table=config.rollups_table,
-        column_family=rollup_layout.FAMILY,
-        app_profile_id=config.bigtable_app_profile,
-    )
+    rollup_target = bigtable_target(config, config.rollups_table, rollup_layout.FAMILY)
     failures = rollups.rollup_rows(
         rows, config.streaming, config.rollup_allowed_lateness_seconds
     ) | rollups.STEP_WRITE >> WriteToBigtable(
@@ -119,13 +113,13 @@ def write_rollups(rows, config: JobConfig) -> None:
     failures | rollups.STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
 
 
-def bigtable_target(config: JobConfig) -> BigtableTarget:
-    """Where the job writes, from its parameters."""
+def bigtable_target(config: JobConfig, table: str | None = None, column_family: str | None = None) -> BigtableTarget:
+    """Where the job writes, from its parameters: the transaction table, or ``table`` (the rollups')."""
     return BigtableTarget(
         project=config.bigtable_project,
         instance=config.bigtable_instance,
-        table=config.bigtable_table,
-        column_family=config.column_family,
+        table=table or config.bigtable_table,
+        column_family=column_family or config.column_family,
         app_profile_id=config.bigtable_app_profile,
     )
 
