@@ -4,7 +4,7 @@ import pytest
 
 from tests.messages import BASE_EVENT_MS, encode, event_time, valid_record
 from transactions.contract import parse_transaction
-from transactions.layout import QUALIFIERS, RowKey, parse_row_key, row_key, user_prefix
+from transactions.layout import QUALIFIERS, RowKey, parse_row_key, row_key, split_row_key, user_prefix
 from transactions_pipeline.rows import to_row
 
 
@@ -55,7 +55,9 @@ def test_cells_and_timestamp():
     [("02428050", 1_764_969_232_076, "run:1"), ("u", 0, "t#with#hashes"), ("ação", 9_999_999_999_999, "x")],
 )
 def test_a_key_reads_back_as_its_user_time_and_transaction(user_id, event_ms, transaction_id):
-    assert parse_row_key(row_key(user_id, event_ms, transaction_id)) == RowKey(user_id, event_ms, transaction_id)
+    key = row_key(user_id, event_ms, transaction_id)
+    assert parse_row_key(key) == RowKey(user_id, event_ms, transaction_id)
+    assert split_row_key(key) == (user_id.encode(), event_ms, transaction_id.encode())  # the rollups' fast path
 
 
 @pytest.mark.parametrize("key", [b"no-separators", b"u#123#t", b"u#abcdefghijklm#t"])

@@ -62,29 +62,6 @@ _FINAL_PRICE_AT = layout.QUALIFIERS.index(b"final_price")
 ``QUALIFIERS`` order)."""
 
 
-class Sale(NamedTuple):
-    """What the rollups need of one valid transaction."""
-
-    transaction_id: str
-    user_id: str
-    category: str
-    cents: int
-    event_time_ms: int
-
-
-def sale_of(row: BigtableRow) -> Sale:
-    """A transaction row's sale, read back from its key and cells (the layout's own inverse)."""
-    key = layout.parse_row_key(row.row_key)
-    cells = row.cells
-    return Sale(
-        key.transaction_id,
-        key.user_id,
-        cells[_CATEGORY_AT][1].decode(),
-        rollup_layout.cents(cells[_FINAL_PRICE_AT][1]),
-        key.event_time_ms,
-    )
-
-
 class _PartialsFn(beam.DoFn):
     """Rows -> per rollup, ``(name, {transaction_id: cents})`` partial totals, one per window and bundle.
 
@@ -111,8 +88,8 @@ class _PartialsFn(beam.DoFn):
         self._add(row, None)
 
     def _add(self, row: BigtableRow, arrival_ms: int | None) -> None:
-        # sale_of(row), inlined and left in bytes: this runs once per transaction, and is most of
-        # what the rollups cost; names are decoded once per partial, in finish_bundle
+        # The sale, read back from the row's key and cells and left in bytes: this runs once per
+        # transaction and is most of what the rollups cost; names are decoded once per partial.
         user_id, event_ms, transaction_id = layout.split_row_key(row.row_key)
         cells = row.cells
         cents = rollup_layout.cents(cells[_FINAL_PRICE_AT][1])
