@@ -21,7 +21,7 @@ help:
 	@echo "make lint         ruff check and ruff format --check"
 	@echo "make format       ruff format, and the fixable ruff checks"
 	@echo "make up / down    leave the local stack running in the background / stop it"
-	@echo "make bench        benchmarks against their baselines (~12 min); writes benchmarks/RESULTS.md"
+	@echo "make bench        benchmarks against their baselines, and the cost curve (~10 min); writes benchmarks/RESULTS.md"
 	@echo "make lookup USER=<user_id>   a user's latest transactions (from the stack make up started)"
 	@echo "make deadletters  the dead letters of that stack (transacoes-deadletters inspect)"
 	@echo "make metadata     write metadata.json and metadata-backfill.json from the parameter table"

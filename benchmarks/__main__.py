@@ -71,7 +71,7 @@ def goals_met(results) -> list[str]:
 
 
 def curve_sizes(args) -> list[int]:
-    """A tenth of ``--rows``, ``--rows``, and ten times it with ``--big``."""
+    """A tenth of ``--rows``, ``--rows``, and ten times it (unless ``--no-big``)."""
     return sorted({max(1, args.rows // 10), args.rows, *([args.rows * 10] if args.big else [])})
 
 
@@ -90,7 +90,7 @@ def curve_section(args, points, results, chart: Path | None) -> list[str]:
         "",
         f"Each point is one run in a process of its own; at {args.rows:,} rows, the median of the rounds. The baseline "
         f"stops at {args.rows:,} rows (at ten times that it alone would take longer than the rest of `make bench`); "
-        "the ten-times points are run by `make bench BENCH_ARGS=--big`.",
+        "`make bench BENCH_ARGS=--no-big` leaves the ten-times points out.",
         "",
         curve.table(points),
     ]
@@ -104,10 +104,11 @@ def curve_section(args, points, results, chart: Path | None) -> list[str]:
             "## Sizing",
             "",
             f"From our whole sink pipeline's {basis * 1e6:.0f} µs of CPU per row measured here, times an allowance of "
-            f"{curve.SIZING_STREAMING_ALLOWANCE:g} for what this batch measurement leaves out (reading Pub/Sub, "
-            f"Dataflow's streaming shuffle-free overhead, dead letters), on {curve.SIZING_MACHINE} workers "
-            f"({curve.SIZING_VCPUS} vCPUs, one vCPU taken as one core of this machine) kept at "
-            f"{curve.SIZING_UTILIZATION:.0%} CPU:",
+            f"{curve.SIZING_STREAMING_ALLOWANCE:g} for what this batch measurement leaves out (reading and "
+            f"acknowledging Pub/Sub, Dataflow's per-bundle streaming work; not measured), on "
+            f"{curve.SIZING_MACHINE} workers ({curve.SIZING_VCPUS} vCPUs, one vCPU taken as one core of this "
+            f"machine) kept at {curve.SIZING_UTILIZATION:.0%} CPU; Bigtable SSD nodes at Google's "
+            f"{curve.SIZING_WRITES_PER_NODE:,} row writes/s per node (1 KB rows):",
             "",
             curve.sizing(basis),
         ]
@@ -160,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="rows for sink, backfill, transform (100,000)")
     parser.add_argument(
-        "--big", action="store_true", help="add the cost curve's points at ten times --rows (1,000,000; ~8 more min)"
+        "--big",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the cost curve's points at ten times --rows (1,000,000: ~3 of the ~10 minutes); --no-big leaves them out",
     )
     parser.add_argument("--messages", type=int, default=100_000, help="messages for the publish benchmark")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported (3)")

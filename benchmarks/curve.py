@@ -181,6 +181,8 @@ SIZING_MACHINE = "n1-standard-2"
 SIZING_VCPUS = 2
 SIZING_UTILIZATION = 0.7
 SIZING_STREAMING_ALLOWANCE = 2.0
+SIZING_WRITES_PER_NODE = 14_000
+"""Bigtable's documented write throughput of one SSD node (1 KB rows; "Understand performance")."""
 
 
 def sizing(cpu_seconds_per_row: float) -> str:
@@ -190,10 +192,12 @@ def sizing(cpu_seconds_per_row: float) -> str:
     per_row = cpu_seconds_per_row * SIZING_STREAMING_ALLOWANCE
     usable = SIZING_VCPUS * SIZING_UTILIZATION
     lines = [
-        f"| rows/s | CPU-s/s needed (× {SIZING_STREAMING_ALLOWANCE:g} allowance) | {SIZING_MACHINE} workers |",
-        "|---|---|---|",
+        f"| rows/s | CPU-s/s needed (× {SIZING_STREAMING_ALLOWANCE:g} allowance) | {SIZING_MACHINE} workers "
+        "| Bigtable SSD nodes |",
+        "|---|---|---|---|",
     ]
     for rate in SIZING_RATES:
         needed = rate * per_row
-        lines.append(f"| {rate:,} | {needed:.2f} | {max(1, math.ceil(needed / usable))} |")
+        workers, nodes = max(1, math.ceil(needed / usable)), max(1, math.ceil(rate / SIZING_WRITES_PER_NODE))
+        lines.append(f"| {rate:,} | {needed:.2f} | {workers} | {nodes} |")
     return "\n".join(lines)

@@ -34,6 +34,7 @@ def test_every_benchmark_runs_checks_its_rows_and_writes_results(emulators, tmp_
             "400",
             "--rounds",
             "1",
+            "--no-big",
             "--latency-rate",
             "20",
             "--latency-seconds",
