@@ -36,9 +36,11 @@ def test_demo_accounts_for_every_message_and_prints_newest_first(emulators, tmp_
     assert "accounted for   200 of 200 (OK)" in out
     assert re.search(r"freshness .* p50 \d+\.\d\ds, p95 \d+\.\d\ds", out), "the dashboard's figures, locally"
     assert re.search(r"dead-lettered   \d+  \{'(parse|validate)/\w+': \d+", out)
-    table = out.split("newest first):\n")[1].splitlines()
-    times = [line[:23] for line in table[2:] if line.strip() and not line.startswith("same with cbt")]
+    table = out.split("newest first):\n")[1].split("\n\n")[0].splitlines()
+    times = [line[:23] for line in table[2:]]
     assert times and times == sorted(times, reverse=True)
+    counted = re.search(r"(\d+) transactions counted in the run's minutes \(this run wrote (\d+) rows\)", out)
+    assert counted and counted.group(1) == counted.group(2) == str(written), "the rollups count every row, once"
     assert (tmp_path / "pipeline.log").exists() and (tmp_path / "producer.log").exists()
 
 
