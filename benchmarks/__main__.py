@@ -115,7 +115,7 @@ def curve_section(args, points, results, chart: Path | None) -> list[str]:
     return lines
 
 
-def write_results(path: Path, args, results, points, chart, latency_result, elapsed: float, revision: str) -> None:
+def write_results(path: Path, args, results, curve_lines, latency_result, elapsed: float, revision: str) -> None:
     lines = [
         "# Benchmark results",
         "",
@@ -140,7 +140,7 @@ def write_results(path: Path, args, results, points, chart, latency_result, elap
         "## Goals",
         "",
         *goals_met(results),
-        *curve_section(args, points, results, chart),
+        *curve_lines,
     ]
     if latency_result:
         lines += [
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     chart = curve.plot(points, args.out.with_name("curve.svg")) if points else None
     section = curve_section(args, points, results, chart)
     print("\n".join(section))
-    write_results(args.out, args, results, points, chart, latency_result, elapsed, revision)
+    write_results(args.out, args, results, section, latency_result, elapsed, revision)
     print(f"\nwritten to {args.out} ({elapsed / 60:.1f} min)")
     return 0
 

@@ -15,7 +15,7 @@ from google.cloud.bigtable.row import DirectRow
 
 from transactions.contract import MAX_MESSAGE_BYTES, REQUIRED_FIELDS
 from transactions.layout import MAX_EVENT_MS
-from transactions_pipeline.mutations import MutateRowsRequestPb
+from transactions_pipeline.bigtable_client import MutateRowsRequestPb
 from transactions_pipeline.rows import BigtableRow
 
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")

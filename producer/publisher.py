@@ -4,10 +4,10 @@
 bookkeeping, proto-plus wrappers), several times what the transport costs (``make bench``
 compares the two: ``benchmarks/RESULTS.md``). This publisher writes each
 message in protobuf wire format (:func:`encode_message`; a ``PubsubMessage`` object with its
-attributes map costs twice as much), parses each batch into one ``PublishRequest`` in C, and
-calls the generated ``publish`` method, which keeps Application
-Default Credentials, the emulator switch (``PUBSUB_EMULATOR_HOST``) and the library's retry
-policy for transient errors. Batches go out on a few threads; a semaphore bounds the batches
+attributes map costs twice as much), joins each batch's messages into the bytes of one
+``PublishRequest``, and sends them on the generated client's own channel (:func:`channel_sender`),
+which keeps Application Default Credentials, the emulator switch (``PUBSUB_EMULATOR_HOST``) and
+the library's retry policy for transient errors. Batches go out on a few threads; a semaphore bounds the batches
 in flight, so memory stays bounded at any rate. Every answer is checked: a batch that still
 fails after the retries is counted as failed, with its transaction ids logged.
 """
@@ -23,17 +23,15 @@ from functools import lru_cache
 
 from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as retries
-from google.pubsub_v1.types import PublishRequest
 
 from producer.stats import Stats
 from transactions.messages import Message
 from transactions.protowire import SHORT, SHORT_VARINTS, length_delimited, tag, varint
 
 _LOG = logging.getLogger(__name__)
-_PublishRequestPb = PublishRequest.pb()
 _DATA = tag(1, 2)  # PubsubMessage.data = 1; attributes = 2 (map entries: key = 1, value = 2)
 _ATTRIBUTE = tag(2, 2)
-_KEY, _VALUE = tag(1, 2), tag(2, 2)
+_VALUE = tag(2, 2)  # a map entry: key = 1, value = 2
 _MESSAGE = tag(2, 2)  # PublishRequest.topic = 1; messages = 2
 
 MAX_BATCH_MESSAGES = 1000  # Pub/Sub's limit per PublishRequest
@@ -80,11 +78,6 @@ def publish_request_bytes(topic: str, encoded_messages: list[bytes]) -> bytes:
     for message in encoded_messages:
         parts += (_MESSAGE, varint(len(message)), message)
     return b"".join(parts)
-
-
-def publish_request(topic: str, encoded_messages: list[bytes]) -> PublishRequest:
-    """The ``PublishRequest`` of encoded messages, parsed once (in C) and wrapped for the client."""
-    return PublishRequest.wrap(_PublishRequestPb.FromString(publish_request_bytes(topic, encoded_messages)))
 
 
 Sender = Callable[[bytes, str, object, float], object]

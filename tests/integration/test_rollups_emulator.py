@@ -32,17 +32,12 @@ USERS = ("ana", "bo")
 CENT = Decimal("0.01")
 
 
-def window_of(rollup, event_ms: int) -> int:
-    size = rollup.window_seconds * 1000
-    return event_ms - event_ms % size
-
-
 def expected_totals(records, rollup, field: str, keep=lambda record: True) -> dict:
     """key -> {count, money} -> [(value, window end micros)], from the records, with Decimal."""
     totals = defaultdict(lambda: [0, Decimal(0)])
     for record in records:
         if keep(record):
-            start = window_of(rollup, record["_event_ms"])
+            start = rollup_layout.window_start_ms(rollup, record["_event_ms"])
             total = totals[(record[field], start)]
             total[0] += 1
             total[1] += Decimal(str(record["final_price"])).quantize(CENT, ROUND_HALF_UP)
@@ -74,7 +69,7 @@ def wait_for_rollups(resources, prefix: bytes, expected: dict, timeout: float = 
 
 def crafted_stream(now_ms: int) -> tuple[list[dict], dict, dict]:
     """18 on-time-ish events over 3 minutes, categories and users; one 30 min late; one 3 h late."""
-    first_minute = window_of(CATEGORY_MINUTE, now_ms) - 3 * MINUTE_MS
+    first_minute = rollup_layout.window_start_ms(CATEGORY_MINUTE, now_ms) - 3 * MINUTE_MS
     records = []
     for i in range(18):
         event_ms = first_minute + (i // 6) * MINUTE_MS + (i % 6) * 7_000 + 1_000

@@ -4,7 +4,7 @@ import pytest
 from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 from google.cloud.bigtable_v2.types import data as data_types
 
-from transactions_pipeline.mutations import encode_entry, mutate_rows_request
+from transactions_pipeline.mutations import encode_entry, mutate_rows_request_bytes
 from transactions_pipeline.rows import BigtableRow
 
 Request = bigtable_types.MutateRowsRequest.pb()
@@ -54,7 +54,9 @@ def test_entry_bytes_equal_the_library_encoding(row, family):
 @pytest.mark.parametrize("app_profile", ["", "writes"])
 def test_request_of_encoded_entries(app_profile):
     table = "projects/local-project/instances/local-instance/tables/transacoes"
-    request = mutate_rows_request(table, app_profile, [encode_entry(r, "dados") for r in ROWS])
+    request = Request.FromString(
+        mutate_rows_request_bytes(table, app_profile, [encode_entry(r, "dados") for r in ROWS])
+    )
     assert request == Request(
         table_name=table, app_profile_id=app_profile, entries=[library_entry(r, "dados") for r in ROWS]
     )

@@ -3,7 +3,7 @@
 import pytest
 from google.pubsub_v1.types import PublishRequest, PubsubMessage
 
-from producer.publisher import encode_message, publish_request
+from producer.publisher import encode_message, publish_request_bytes
 
 MessagePb = PubsubMessage.pb()
 
@@ -23,8 +23,9 @@ def test_pubsub_message_bytes_parse_to_the_library_message(data, attributes):
 
 def test_publish_request_of_encoded_messages():
     messages = [(b"a", {"k": "v"}), (b"b" * 300, {}), (b"", {"x": "y"})]
-    request = publish_request("projects/local-project/topics/transacoes", [encode_message(d, a) for d, a in messages])
-    assert request == PublishRequest(
+    encoded = [encode_message(d, a) for d, a in messages]
+    request = PublishRequest.pb().FromString(publish_request_bytes("projects/local-project/topics/transacoes", encoded))
+    assert request == PublishRequest.pb()(
         topic="projects/local-project/topics/transacoes",
-        messages=[PubsubMessage(data=d, attributes=a) for d, a in messages],
+        messages=[MessagePb(data=d, attributes=a) for d, a in messages],
     )

@@ -26,15 +26,16 @@ settled or the operation's deadline passes, and one function decides what each a
 - Any other failure of the whole call (permission denied, table missing) raises at once.
 
 So the longest one batch can hold its bundle is ``operation_timeout_seconds`` plus one attempt's
-timeout (``docs/dead-letters.md``, "Failure and retry policy"). Every second slept in backoff is
-reported (``on_backoff``), for Beam's ``cumulativeThrottlingSeconds`` counter.
+timeout (``docs/dead-letters.md``, "Failure and retry policy"). Every second slept in backoff, or
+held back by the throttler, is in the batch's ``WriteOutcome.waited_seconds``, for Beam's
+``cumulativeThrottlingSeconds`` counter.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import NamedTuple, Protocol
 
@@ -224,22 +225,15 @@ class _Operation:
         return outage and bool(retrying)
 
 
-class Started(NamedTuple):
-    """A batch whose first attempt is on its way (see :meth:`BigtableBatchWriter.start`)."""
-
-    entries: list[Entry]
-    call: tuple
-    deadline: float
-    waited_seconds: float
-
-
 class BigtableBatchWriter:
     """Writes batches of encoded entries with the policy above.
 
     ``send`` is a :data:`~transactions_pipeline.bigtable_client.Sender`: the generated client's
-    channel in a job; tests of failure modes the emulator cannot produce script one. ``on_backoff(seconds, entries)`` is
-    told of every wait before a retry; ``throttler``, when given, may hold an attempt back
-    (adaptive throttling of a bulk load), and that wait is reported the same way.
+    channel in a job; tests of failure modes the emulator cannot produce script one.
+    ``on_backoff(seconds, entries)`` is told of every wait before a retry; ``throttler``, when
+    given, may hold an attempt back (adaptive throttling of a bulk load), and that wait is
+    reported the same way. Each batch's total wait and retried entries are also in its
+    :class:`WriteOutcome`, which the sink turns into metrics on its own thread.
     """
 
     def __init__(
@@ -264,25 +258,13 @@ class BigtableBatchWriter:
         self._throttle_delay = throttle_delay_seconds
 
     def write(self, entries: Sequence[Entry]) -> WriteOutcome:
-        """Write a batch and settle every entry (``start`` then ``finish``)."""
-        return self.finish(self.start(entries))
-
-    def start(self, entries: Sequence[Entry]) -> Started:
-        """Send the batch's first attempt and return at once: gRPC starts a streaming call when
-        it is made, so Bigtable works on the batch while the caller goes on with the next one."""
+        """Write a batch: attempts until every entry is settled, as the policy above says."""
         policy = self._policy
-        waited = self._wait_for_throttler(len(entries))
-        deadline = self._clock() + policy.operation_timeout_seconds
-        call = self._call(list(entries), min(policy.attempt_timeout_seconds, policy.operation_timeout_seconds))
-        return Started(list(entries), call, deadline, waited)
-
-    def finish(self, started: Started) -> WriteOutcome:
-        """Read the first attempt's answers, retry what the policy says to, settle every entry."""
-        policy = self._policy
-        entries, deadline = started.entries, started.deadline
         operation = _Operation(len(entries), policy.max_entry_attempts)
-        waited, retried = started.waited_seconds, 0
-        answers, call_error = self._answers(started.call)
+        waited, retried = self._wait_for_throttler(len(entries)), 0
+        deadline = self._clock() + policy.operation_timeout_seconds
+        timeout = min(policy.attempt_timeout_seconds, policy.operation_timeout_seconds)
+        answers, call_error = self._attempt(list(entries), timeout)
         while True:
             if call_error is not None and not isinstance(call_error, RETRYABLE_CALL_ERRORS):
                 raise call_error
@@ -305,7 +287,7 @@ class BigtableBatchWriter:
             self._sleep(delay)
             waited += self._wait_for_throttler(len(operation.pending))
             timeout = max(0.001, min(policy.attempt_timeout_seconds, deadline - self._clock()))
-            answers, call_error = self._answers(self._call([entries[i] for i in operation.pending], timeout))
+            answers, call_error = self._attempt([entries[i] for i in operation.pending], timeout)
         operation.failed.sort()
         written = len(entries) - len(operation.failed)
         return WriteOutcome(written, operation.failed, operation.attempts, waited, retried)
@@ -320,25 +302,13 @@ class BigtableBatchWriter:
             self._sleep(self._throttle_delay)
         return waited
 
-    def _call(self, entries: list[Entry], timeout: float) -> tuple[Iterable | None, Exception | None, int]:
-        """Start one ``MutateRows`` call on ``entries``: (its responses, or the error that stopped it)."""
+    def _attempt(self, entries: list[Entry], timeout: float) -> tuple[Answers, Exception | None]:
+        """One ``MutateRows`` call on ``entries``: its answers, read as they come, and its error if it broke."""
         request = mutate_rows_request_bytes(self._target.table_name, self._target.app_profile_id, entries)
-        try:
-            responses = self._send(request, self._routing, timeout)
-        except api_exceptions.GoogleAPICallError as error:
-            return None, error, len(entries)
-        return responses, None, len(entries)
-
-    @staticmethod
-    def _answers(call: tuple[Iterable | None, Exception | None, int]) -> tuple[Answers, Exception | None]:
-        """A started call's answers (read as they come), and the call's error if it broke."""
-        responses, error, size = call
         failures: dict[int, tuple[int, str]] = {}
-        if error is not None:
-            return (failures, set()), error
         received = []
         try:
-            for response in responses:
+            for response in self._send(request, self._routing, timeout):
                 answers = response.entries
                 received.append(answers)
                 for entry in answers:
@@ -347,7 +317,7 @@ class BigtableBatchWriter:
         except api_exceptions.GoogleAPICallError as error:
             return (failures, _indices(received)), error
         # The service answers each entry once, so a full count means every entry was answered.
-        complete = sum(len(answers) for answers in received) == size
+        complete = sum(len(answers) for answers in received) == len(entries)
         return (failures, None if complete else _indices(received)), None
 
 

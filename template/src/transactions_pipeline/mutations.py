@@ -3,7 +3,7 @@
 Building an entry as protobuf objects (an ``Entry``, then a ``Mutation`` and a ``SetCell`` per
 cell) was most of our sink's CPU (``make bench`` measures it; ``benchmarks/RESULTS.md``). The
 wire format of these few fields is simple and frozen by protobuf's compatibility rules, so each
-entry is encoded here as bytes, and a batch becomes a request with one C-level parse. What goes
+entry is encoded here as bytes, and a batch's request is those bytes joined, never parsed. What goes
 on the wire is checked against the protobuf library's own encoding in ``tests/unit/test_mutations.py``.
 
 Field numbers (google/bigtable/v2/bigtable.proto and data.proto):
@@ -20,12 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from google.cloud.bigtable_v2.types import bigtable as bigtable_types
-
 from transactions.protowire import SHORT, SHORT_VARINTS, length_delimited, tag, varint
 from transactions_pipeline.rows import BigtableRow
-
-MutateRowsRequestPb = bigtable_types.MutateRowsRequest.pb()
 
 _FIELD_1_BYTES = tag(1, 2)
 _FIELD_2_BYTES = tag(2, 2)
@@ -119,8 +115,3 @@ def mutate_rows_request_bytes(table_name: str, app_profile_id: str, entries: Seq
     if app_profile_id:
         parts.append(length_delimited(3, app_profile_id.encode()))
     return b"".join(parts)
-
-
-def mutate_rows_request(table_name: str, app_profile_id: str, entries: Sequence[bytes]):
-    """The ``MutateRowsRequest`` protobuf of encoded entries (parsed once, in C)."""
-    return MutateRowsRequestPb.FromString(mutate_rows_request_bytes(table_name, app_profile_id, entries))
