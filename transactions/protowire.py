@@ -1,8 +1,9 @@
 """The few pieces of protobuf's wire format that our hot paths write by hand.
 
 Building protobuf objects field by field costs microseconds per message in Python (a map
-field such as Pub/Sub attributes goes through ``MutableMapping.update``); writing the bytes
-and letting the library parse a whole batch once, in C, is several times cheaper. Used by
+field such as Pub/Sub attributes goes through ``MutableMapping.update``); writing the bytes,
+and sending a whole batch's bytes as they are on the generated client's channel, is several
+times cheaper. Used by
 the producer's publisher and by the template's Bigtable mutations (this module depends on
 nothing, so both images can carry it). Every encoder built on it is tested byte for byte, or
 message for message, against the protobuf library.
