@@ -17,9 +17,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from google.auth.exceptions import GoogleAuthError
+
 from producer.breaking import Breaker
 from producer.pacing import Pacer
 from transactions import resource_names
+from transactions.cli_errors import ArgumentParser, credentials_problem, finite_number
+from transactions.excerpt import excerpt
 from transactions.kaggle import BadRow, UnusableInput, count_data_lines, read_rows
 from transactions.messages import replay_transaction_id, to_message
 
@@ -28,27 +32,28 @@ DEFAULT_CSV = Path(__file__).resolve().parent.parent / "data" / "sample_transact
 LOOP_CACHE_BYTES = 64 * 1024 * 1024
 """Files up to this size are parsed once per ``--loop`` run (a few hundred MB of rows at most)."""
 RUN_ID_FORM = re.compile(r"[A-Za-z0-9._-]{1,40}")
+MAX_RATE = 1_000_000.0
 _LOG = logging.getLogger("producer")
 
 
 OPTIONS = (  # flag, type (bool = a switch), default, help; each also PRODUCER_<FLAG> in the environment
     ("--csv", Path, DEFAULT_CSV, "CSV in the Kaggle format (default: the sample in data/)"),
     ("--topic", str, None, "projects/<project>/topics/<topic> (required unless --dry-run)"),
-    ("--rate", float, 100.0, "messages per second; 0 = as fast as possible (default 100)"),
-    ("--limit", int, 0, "stop after N messages (default: the whole file, once)"),
+    ("--rate", finite_number(0, MAX_RATE), 100.0, "messages per second; 0 = as fast as possible (default 100)"),
+    ("--limit", finite_number(0, 10**12, int), 0, "stop after N messages (default: the whole file, once)"),
     ("--loop", bool, False, "start over at the end of the file, with new transaction ids"),
-    ("--start-line", int, 2, "first CSV line to send (line 1 is the header; default 2)"),
+    ("--start-line", finite_number(2, 10**12, int), 2, "first CSV line to send (line 1 is the header; default 2)"),
     ("--run-id", str, None, "part of every transaction id (default: the start time, e.g. r20260101T120000)"),
     ("--dry-run", bool, False, "print the JSON messages to stdout, publish nothing"),
-    ("--report-every", float, 10.0, "seconds between report lines (default 10)"),
-    ("--invalid-share", float, 0.0, "fraction of messages deliberately broken (0-1)"),
+    ("--report-every", finite_number(0.1, 86_400), 10.0, "seconds between report lines (default 10)"),
+    ("--invalid-share", finite_number(0, 1), 0.0, "fraction of messages deliberately broken (0-1)"),
     ("--strict", bool, False, "stop at the first bad CSV row"),
-    ("--batch-size", int, 1000, "messages per publish request (max 1000)"),
+    ("--batch-size", finite_number(1, 1000, int), 1000, "messages per publish request (max 1000)"),
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m producer",
         description="Replay the e-commerce CSV into Pub/Sub as contract-v1 messages. "
         "Every option can also be set as PRODUCER_<OPTION> (e.g. PRODUCER_TOPIC, PRODUCER_RATE).",
@@ -106,8 +111,8 @@ class Replay:
                 if isinstance(item, BadRow):
                     self.skipped += 1
                     if args.strict:
-                        raise UnusableInput(f"{args.csv}:{item.line}: {item.problem}")
-                    _LOG.warning("skipped %s line %d: %s", args.csv, item.line, item.problem)
+                        raise UnusableInput(f"{excerpt(str(args.csv))}:{item.line}: {item.problem}")
+                    _LOG.warning("skipped %s line %d: %s", excerpt(str(args.csv)), item.line, item.problem)
                     continue
                 produced_any = True
                 message = breaker.maybe_break(
@@ -188,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
         replay.stop.set()
         if publisher:
             publisher.close()
-        print(f"\nerror: {error}", file=sys.stderr)
+        print(f"{chr(10) if interactive else ''}error: {error}", file=sys.stderr)
         return 2
     if publisher:
         publisher.close()
@@ -231,25 +236,22 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dry_run and not args.topic:
         problems.append("--topic is required (projects/<project>/topics/<topic>), or use --dry-run")
     elif args.topic and not resource_names.is_valid("topic", args.topic):
-        problems.append(f"--topic: {args.topic!r} is not {resource_names.DESCRIPTIONS['topic']}")
-    if args.rate < 0 or args.limit < 0 or args.start_line < 2 or args.report_every <= 0:
-        problems.append("--rate and --limit must be >= 0, --start-line >= 2, --report-every > 0")
-    if not 0 <= args.invalid_share <= 1:
-        problems.append("--invalid-share must be between 0 and 1")
-    if not 1 <= args.batch_size <= 1000:
-        problems.append("--batch-size must be between 1 and 1000")
+        problems.append(f"--topic: {excerpt(args.topic)} is not {resource_names.DESCRIPTIONS['topic']}")
     args.run_id = args.run_id or datetime.now(UTC).strftime("r%Y%m%dT%H%M%S")
     if not RUN_ID_FORM.fullmatch(args.run_id):
-        problems.append(f"--run-id: {args.run_id!r} is not 1-40 characters of [A-Za-z0-9._-]")
+        problems.append(f"--run-id: {excerpt(args.run_id)} is not 1-40 characters of [A-Za-z0-9._-]")
     if not args.csv.is_file():
-        problems.append(f"--csv: {args.csv}: no such file")
+        problems.append(f"--csv: {excerpt(str(args.csv))}: no such file")
     if problems:
-        for problem in problems:
-            print(f"error: {problem}", file=sys.stderr)
+        print(f"error: {'; '.join(problems)}", file=sys.stderr)
         return 2
-    if not args.dry_run:
-        unreachable = check_topic(args.topic)
-        if unreachable:
-            print(f"error: {unreachable}", file=sys.stderr)
-            return 3
-    return run(args)
+    try:
+        if not args.dry_run:
+            unreachable = check_topic(args.topic)
+            if unreachable:
+                print(f"error: {unreachable}", file=sys.stderr)
+                return 3
+        return run(args)
+    except GoogleAuthError as error:
+        print(f"error: {credentials_problem(error)}", file=sys.stderr)
+        return 2

@@ -25,6 +25,7 @@ from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as retries
 
 from producer.stats import Stats
+from transactions.excerpt import message_line
 from transactions.messages import Message
 from transactions.protowire import SHORT, SHORT_VARINTS, length_delimited, tag, varint
 
@@ -192,11 +193,13 @@ class BatchPublisher:
         except Exception as error:  # every failure is counted and named, never lost
             with self.stats.lock:
                 self.stats.failed += len(batch)
-            _LOG.error("failed to publish %d messages (%s ... %s): %s", len(batch), ids[0], ids[-1], _one_line(error))
+            _LOG.error(
+                "failed to publish %d messages (%s ... %s): %s: %s",
+                len(batch),
+                ids[0],
+                ids[-1],
+                type(error).__name__,
+                message_line(error),
+            )
         finally:
             self._slots.release()
-
-
-def _one_line(error: Exception) -> str:
-    text = getattr(error, "message", None) or str(error)
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"

@@ -20,6 +20,7 @@ from typing import NamedTuple, NoReturn
 
 import orjson
 
+from transactions.excerpt import excerpt
 from transactions.formats import format_cents, format_discount, rfc3339_ms_to_epoch_ms
 from transactions.layout import MAX_EVENT_MS
 
@@ -235,7 +236,5 @@ def _event_time_ms(text: str) -> int | None:
 
 
 def _reject(reason: str, expected: str, value: object) -> NoReturn:
-    shown = repr(value)
-    if len(shown) > 120:
-        shown = shown[:117] + "..."
+    shown = excerpt(value) if isinstance(value, str) else excerpt(repr(value))
     raise InvalidMessage("validate", reason, f"expected {expected}, got {shown}")

@@ -18,6 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
+from transactions.excerpt import excerpt
+
 HEADER = (
     "User_ID",
     "Product_ID",
@@ -55,14 +57,40 @@ class BadRow(NamedTuple):
     problem: str
 
 
-def check_header(where: str, fields: list[str] | None) -> None:
-    """Raise :class:`UnusableInput` unless ``fields`` (names stripped) are the Kaggle header."""
+MAX_HEADER_BYTES = 64 * 1024
+"""At most this much of a file is read to check its header (the real one is about 100 bytes)."""
+COMPRESSED_MAGIC = (
+    (b"\x1f\x8b", "gzip", ".gz"),
+    (b"BZh", "bzip2", ".bz2"),
+    (b"\x28\xb5\x2f\xfd", "zstd", ".zst"),
+    (b"\xfd7zXZ\x00", "xz", ".xz"),
+    (b"PK\x03\x04", "zip", None),
+)
+"""Magic bytes of compressed files: a compressed file read as text is named as such, not as a
+header full of binary noise."""
+
+
+def check_header(where: str, first_line: bytes) -> None:
+    """Raise :class:`UnusableInput` unless ``first_line`` (raw bytes, as read) is the Kaggle header.
+
+    The one header check, for the producer, the backfill and its launch check: strict UTF-8 (a
+    BOM allowed), names stripped of spaces, and a compressed file recognised by its magic bytes.
+    What was found is quoted as a bounded, escaped excerpt.
+    """
+    if not first_line:
+        raise UnusableInput(f"{where}: empty file (expected the Kaggle header: {','.join(HEADER)})")
+    for magic, kind, suffix in COMPRESSED_MAGIC:
+        if first_line.startswith(magic):
+            advice = f"name it *{suffix} and it is read compressed" if suffix else "unpack it first"
+            raise UnusableInput(f"{where}: looks {kind}-compressed, not a CSV file; {advice}")
+    try:
+        fields = split_fields(first_line.decode("utf-8-sig").rstrip("\r\n"))
+    except (UnicodeDecodeError, csv.Error):
+        fields = None
     found = tuple(name.strip() for name in fields or ())
     if found != HEADER:
-        raise UnusableInput(
-            f"{where}: unrecognised header.\n  expected: {','.join(HEADER)}\n"
-            f"  found:    {','.join(found) if found else '(empty file)'}"
-        )
+        shown = excerpt(first_line.rstrip(b"\r\n"))
+        raise UnusableInput(f"{where}: unrecognised header; expected {','.join(HEADER)}, found {shown}")
 
 
 def split_fields(text: str) -> list[str]:
@@ -80,16 +108,11 @@ def read_rows(path: Path, start_line: int = 2) -> Iterator[SaleRow | BadRow]:
     try:
         handle = path.open("rb")
     except FileNotFoundError:
-        raise UnusableInput(f"{path}: no such file") from None
+        raise UnusableInput(f"{excerpt(str(path))}: no such file") from None
     except OSError as error:
-        raise UnusableInput(f"{path}: {error.strerror}") from None
+        raise UnusableInput(f"{excerpt(str(path))}: {error.strerror}") from None
     with handle:
-        header = handle.readline()
-        try:
-            header_fields = split_fields(header.decode("utf-8-sig").rstrip("\r\n")) if header else None
-        except (csv.Error, UnicodeDecodeError) as error:
-            raise UnusableInput(f"{path}: not a readable CSV file ({error})") from None
-        check_header(str(path), header_fields)
+        check_header(excerpt(str(path)), handle.readline(MAX_HEADER_BYTES))
         for line, raw in enumerate(handle, start=2):
             if line < start_line:
                 continue
@@ -126,10 +149,10 @@ def parse_row(line: int, fields: list[str]) -> SaleRow | BadRow:
     if not (number(price) and number(final) and number(discount)):
         for name, value in (("Price (Rs.)", price), ("Final_Price(Rs.)", final), ("Discount (%)", discount)):
             if not number(value):
-                return BadRow(line, f"{name} is not a number: {value!r}")
+                return BadRow(line, f"{name} is not a number: {excerpt(value)}")
     iso_date = _iso_date(when)
     if iso_date is None:
-        return BadRow(line, f"Purchase_Date is not dd-mm-yyyy: {when!r}")
+        return BadRow(line, f"Purchase_Date is not dd-mm-yyyy: {excerpt(when)}")
     return SaleRow(line, user, product, category, price, _discount(discount), final, payment, iso_date)
 
 

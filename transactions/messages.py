@@ -5,7 +5,8 @@ and validates it with the same rules, so a file loaded in bulk and a file replay
 end up as the same cells (only ids and times differ). Ids never come from the clock:
 
 - a replayed row is ``<run id>:<pass over the file>:<line>`` (:func:`replay_transaction_id`);
-- a backfilled row is ``csv-<12 hex of sha1(file path)>:<byte offset of the line>``
+- a backfilled row is ``csv-<12 hex of sha1(file path)>:<byte offset of the line>`` (the path
+  without a compression suffix, the offset in the uncompressed stream)
   (:func:`backfill_transaction_id`), with the purchase date at 00:00 UTC as its event time, since
   the CSV has no time of day. The offset, unlike a line number, is known to a worker that reads
   only a byte range of the file.
@@ -39,10 +40,27 @@ def replay_transaction_id(run_id: str, loop_pass: int, line: int) -> str:
     return f"{run_id}:{loop_pass}:{line}"
 
 
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zst", ".deflate", ".xz", ".lzma")
+"""The extensions by which a backfill reads a file compressed (Beam's ``CompressionTypes.AUTO``)."""
+
+
+def uncompressed_name(path: str) -> str:
+    """``sales.csv`` for ``sales.csv.gz``: the file a compressed one stands for."""
+    for suffix in COMPRESSION_SUFFIXES:
+        if path.endswith(suffix):
+            return path[: -len(suffix)]
+    return path
+
+
 @lru_cache(maxsize=1024)
 def file_digest(path: str) -> str:
-    """12 hex characters naming a file inside transaction ids (ids allow no '/' or '*')."""
-    return hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()[:12]
+    """12 hex characters naming a file inside transaction ids (ids allow no '/' or '*').
+
+    The compression suffix is not part of it: ``sales.csv.gz`` holds the rows of ``sales.csv``,
+    at the same byte offsets of its uncompressed stream, so compressing a file that was loaded
+    already, and loading it again, rewrites the same rows instead of adding copies.
+    """
+    return hashlib.sha1(uncompressed_name(path).encode(), usedforsecurity=False).hexdigest()[:12]
 
 
 def backfill_transaction_id(path: str, offset: int) -> str:

@@ -15,6 +15,7 @@ _PUBSUB_ID = r"[A-Za-z][-A-Za-z0-9._~+%]{2,254}"
 
 FORMS = {
     "project": re.compile(_PROJECT),
+    "pubsub_id": re.compile(_PUBSUB_ID),
     "topic": re.compile(rf"projects/{_PROJECT}/topics/{_PUBSUB_ID}"),
     "subscription": re.compile(rf"projects/{_PROJECT}/subscriptions/{_PUBSUB_ID}"),
     "bigtable_instance": re.compile(r"[a-z][-a-z0-9]{4,31}[a-z0-9]"),
@@ -33,6 +34,7 @@ FORMS = {
 
 DESCRIPTIONS = {
     "project": "a project id: 6-30 characters of a-z, 0-9 and '-', starting with a letter",
+    "pubsub_id": "a topic or subscription id: 3-255 characters of letters, digits and -._~+%, starting with a letter",
     "topic": "projects/<project>/topics/<topic>",
     "subscription": "projects/<project>/subscriptions/<subscription>",
     "bigtable_instance": "an instance id: 6-33 characters of a-z, 0-9 and '-', starting with a letter",

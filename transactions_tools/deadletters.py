@@ -34,11 +34,20 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from transactions import attributes, resource_names
+from transactions.cli_errors import ArgumentParser, credentials_problem, finite_number
+from transactions.excerpt import excerpt, message_line
 
 LEASE_SECONDS = 600
 """How long pulled dead letters are held while the command works (renewed as it goes)."""
 SAMPLES_PER_REASON = 3
-PREVIEW_BYTES = 120
+MAX_MESSAGE_BYTES = 10 * 1000 * 1000
+"""Pub/Sub's limit on one message (data and attributes): the largest dead letter there can be."""
+PULL_BATCH = 10
+"""Messages asked for per pull: even ten of the largest fit in one response under the limit below."""
+MAX_PULL_RESPONSE_BYTES = 128 * 1024 * 1024
+"""The receive limit of the emulator's channel (gRPC's default is 4 MiB; the service's channel,
+built by the library, has none)."""
+MAX_REPLAY_COUNT_DIGITS = 6
 
 
 class Unreachable(Exception):
@@ -59,15 +68,18 @@ class Held:
         while len(self.messages) < at_most:
             response = self.subscriber.pull(
                 subscription=self.subscription,
-                max_messages=min(1000, at_most - len(self.messages)),
+                max_messages=min(PULL_BATCH, at_most - len(self.messages)),
                 timeout=3 if self.messages else 10,  # the last, empty pull only says there is no more
             )
             fresh = [m for m in response.received_messages if m.message.message_id not in seen]
+            repeats = [m.ack_id for m in response.received_messages if m.message.message_id in seen]
+            self.messages += fresh  # held from here on: handed back if anything below fails
+            if repeats:
+                self.hand_back(repeats)
             if not fresh:
                 break
             self._extend([m.ack_id for m in fresh])
             seen.update(m.message.message_id for m in fresh)
-            self.messages += fresh
         self._leased_at = time.monotonic()
 
     def renew(self) -> None:
@@ -97,8 +109,10 @@ class Held:
 
 
 def stage_and_reason(message) -> str:
+    """``stage/reason`` of a dead letter, escaped and bounded (``?`` where an attribute is missing)."""
     attrs = message.attributes
-    return f"{attrs.get(attributes.ERROR_STAGE, '?')}/{attrs.get(attributes.ERROR_REASON, '?')}"
+    stage, reason = attrs.get(attributes.ERROR_STAGE, "?"), attrs.get(attributes.ERROR_REASON, "?")
+    return message_line(f"{stage}/{reason}", limit=80)
 
 
 def source_of(message) -> str | None:
@@ -106,12 +120,16 @@ def source_of(message) -> str | None:
     attrs = message.attributes
     if attributes.SOURCE_FILE not in attrs:
         return None
-    return f"{attrs[attributes.SOURCE_FILE]}@{attrs.get(attributes.SOURCE_OFFSET, '?')}"
+    return message_line(f"{attrs[attributes.SOURCE_FILE]}@{attrs.get(attributes.SOURCE_OFFSET, '?')}", limit=200)
 
 
 def preview(data: bytes) -> str:
-    text = data[:PREVIEW_BYTES].decode("utf-8", errors="replace")
-    return text + ("..." if len(data) > PREVIEW_BYTES else "")
+    """The start of a dead letter's data, as a bounded, escaped excerpt."""
+    return excerpt(data)
+
+
+def transaction_of(message) -> str:
+    return message_line(message.attributes.get(attributes.TRANSACTION_ID, "-"), limit=80)
 
 
 def summarize(subscription: str, messages: list) -> dict:
@@ -125,13 +143,15 @@ def summarize(subscription: str, messages: list) -> dict:
             samples[key].append(
                 {
                     "data": preview(message.data),
-                    "detail": message.attributes.get(attributes.ERROR_DETAIL, ""),
-                    "transaction_id": message.attributes.get(attributes.TRANSACTION_ID),
+                    "detail": message_line(message.attributes.get(attributes.ERROR_DETAIL, ""), limit=1000),
+                    "transaction_id": transaction_of(message),
                     "source": source_of(message),
                 }
             )
     failed_at = sorted(
-        m.message.attributes[attributes.FAILED_AT] for m in messages if attributes.FAILED_AT in m.message.attributes
+        message_line(m.message.attributes[attributes.FAILED_AT], limit=40)
+        for m in messages
+        if attributes.FAILED_AT in m.message.attributes
     )
     return {
         "subscription": subscription,
@@ -160,8 +180,8 @@ def print_summary(summary: dict) -> None:
 
 def inspect(args: argparse.Namespace) -> int:
     held = Held(_subscriber(args.subscription), args.subscription)
-    held.pull(args.max)
     try:
+        held.pull(args.max)
         summary = summarize(args.subscription, held.messages)
     finally:
         held.hand_back([m.ack_id for m in held.messages])
@@ -175,15 +195,20 @@ def inspect(args: argparse.Namespace) -> int:
 def replay_attributes(original: dict[str, str]) -> dict[str, str]:
     """The original attributes without the dead letter's, and one more replay counted."""
     kept = {k: v for k, v in original.items() if k not in attributes.DEAD_LETTER_ATTRIBUTES}
-    kept[attributes.REPLAY_COUNT] = str(replays_of(original) + 1)
+    replays = replays_of(original)
+    if replays is None:
+        raise ValueError(f"replay_count {excerpt(original[attributes.REPLAY_COUNT])} is not a non-negative integer")
+    kept[attributes.REPLAY_COUNT] = str(replays + 1)
     return kept
 
 
-def replays_of(message_attributes: dict[str, str]) -> int:
-    try:
-        return int(message_attributes.get(attributes.REPLAY_COUNT, "0"))
-    except ValueError:
-        return 0
+def replays_of(message_attributes: dict[str, str]) -> int | None:
+    """How often a dead letter was replayed already; None if its ``replay_count`` is not a
+    non-negative integer (forged or broken: such a message is refused, never reset to 0)."""
+    text = message_attributes.get(attributes.REPLAY_COUNT, "0")
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_REPLAY_COUNT_DIGITS):
+        return None
+    return int(text)
 
 
 @dataclass
@@ -210,6 +235,9 @@ def plan(messages: list, args: argparse.Namespace) -> Plan:
             decided.refused.append(
                 (received, f"a CSV line of {source_of(received.message)}: fix the file, backfill it")
             )
+        elif replays_of(attrs) is None:
+            forged = excerpt(attrs[attributes.REPLAY_COUNT])
+            decided.refused.append((received, f"replay_count {forged} is not a non-negative integer"))
         elif replays_of(attrs) >= args.max_replays:
             refused = f"replayed {replays_of(attrs)} times already (--max-replays {args.max_replays})"
             decided.refused.append((received, refused))
@@ -226,10 +254,11 @@ def replay(args: argparse.Namespace) -> int:
     subscriber = _subscriber(args.subscription)
     publisher = _publisher(args.topic)
     held = Held(subscriber, args.subscription)
-    held.pull(args.max)
-    decided = plan(held.messages, args)
-    acknowledged, failed = [], []
+    acknowledged: list[str] = []
+    failed: list = []
     try:
+        held.pull(args.max)
+        decided = plan(held.messages, args)
         if not args.dry_run:
             pacer = Pacer(args.rate)
             pending = []
@@ -245,7 +274,7 @@ def replay(args: argparse.Namespace) -> int:
                 try:
                     future.result(timeout=120)
                 except Exception as error:  # every failure is counted and reported; the dead letter stays
-                    failed.append((received, f"{type(error).__name__}: {error}"))
+                    failed.append((received, f"{type(error).__name__}: {message_line(error)}"))
                     continue
                 acknowledged.append(received.ack_id)
             held.acknowledge(acknowledged)
@@ -264,9 +293,9 @@ def _report(args: argparse.Namespace, held: Held, decided: Plan, replayed: int, 
     print(f"  refused       {len(decided.refused):>6}")
     print(f"  failed        {len(failed):>6}")
     for received, why in decided.refused:
-        print(f"    refused {received.message.attributes.get(attributes.TRANSACTION_ID, '-')}: {why}")
+        print(f"    refused {transaction_of(received.message)}: {why}")
     for received, why in failed:
-        print(f"    failed {received.message.attributes.get(attributes.TRANSACTION_ID, '-')}: {why}")
+        print(f"    failed {transaction_of(received.message)}: {why}")
     if len(held.messages) >= args.max:
         print(f"  (pulled --max {args.max}; run again for more)")
 
@@ -275,10 +304,31 @@ def _where() -> str:
     return os.environ.get("PUBSUB_EMULATOR_HOST", "pubsub.googleapis.com")
 
 
-def _subscriber(subscription: str):
+def subscriber_client():
+    """A Pub/Sub subscriber that can receive the largest dead letter there is.
+
+    On the service, the library's own channel (it sets no receive limit). On the emulator, the
+    library opens a plain channel with gRPC's default 4 MiB receive limit, and a 9 MB dead letter
+    fails the pull: the same plain channel is opened here, with a limit that fits a pull of
+    ``PULL_BATCH`` messages of Pub/Sub's largest size.
+    """
     from google.cloud import pubsub_v1
 
-    subscriber = pubsub_v1.SubscriberClient()
+    host = os.environ.get("PUBSUB_EMULATOR_HOST")
+    if not host:
+        return pubsub_v1.SubscriberClient()
+    import grpc
+    from google.auth.credentials import AnonymousCredentials
+    from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
+
+    channel = grpc.insecure_channel(host, options=[("grpc.max_receive_message_length", MAX_PULL_RESPONSE_BYTES)])
+    return pubsub_v1.SubscriberClient(
+        transport=SubscriberGrpcTransport(channel=channel, credentials=AnonymousCredentials())
+    )
+
+
+def _subscriber(subscription: str):
+    subscriber = subscriber_client()
     _must_exist(
         f"subscription {subscription}",
         lambda: subscriber.get_subscription(subscription=subscription, timeout=10, retry=None),
@@ -309,39 +359,47 @@ def _must_exist(what: str, get) -> None:
     except api_exceptions.PermissionDenied:
         pass
     except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
-        raise Unreachable(f"cannot reach Pub/Sub at {_where()}: {type(error).__name__}") from None
+        raise Unreachable(
+            f"cannot reach Pub/Sub at {_where()}: {type(error).__name__}: {message_line(error)}"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="transacoes-deadletters", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = ArgumentParser(prog="transacoes-deadletters", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     inspect_parser = commands.add_parser("inspect", help="counts, times and samples; consumes nothing")
     replay_parser = commands.add_parser("replay", help="republish the matching dead letters to the input topic")
     for sub in (inspect_parser, replay_parser):
         sub.add_argument("--subscription", required=True, help="projects/<project>/subscriptions/<dead-letter sub>")
-        sub.add_argument("--max", type=int, default=1000, help="pull at most this many dead letters (default 1000)")
+        sub.add_argument(
+            "--max", type=finite_number(1, 100_000, int), default=1000, help="pull at most N (1-100000; default 1000)"
+        )
     inspect_parser.add_argument("--json", action="store_true", help="one JSON document instead of text")
     replay_parser.add_argument("--topic", required=True, help="projects/<project>/topics/<input topic>")
     replay_parser.add_argument("--stage", choices=("parse", "validate", "write"), help="only this stage")
     replay_parser.add_argument("--reason", help="only this reason code (e.g. bigtable_not_found)")
-    replay_parser.add_argument("--limit", type=int, default=0, help="replay at most N (default: all that match)")
-    replay_parser.add_argument("--rate", type=float, default=0, help="messages per second (default 0: no pacing)")
-    replay_parser.add_argument("--max-replays", type=int, default=3, help="refuse a dead letter replayed this often")
+    replay_parser.add_argument(
+        "--limit", type=finite_number(0, 100_000, int), default=0, help="replay at most N (default: all that match)"
+    )
+    replay_parser.add_argument(
+        "--rate", type=finite_number(0, 100_000), default=0, help="messages per second (default 0: no pacing)"
+    )
+    replay_parser.add_argument(
+        "--max-replays", type=finite_number(1, 1000, int), default=3, help="refuse one replayed this often (default 3)"
+    )
     replay_parser.add_argument("--dry-run", action="store_true", help="say what would be replayed; change nothing")
     return parser
 
 
 def check_options(args: argparse.Namespace) -> list[str]:
+    """What is wrong with the resource names (argparse has checked the numbers' ranges)."""
     problems = []
     if not resource_names.is_valid("subscription", args.subscription):
-        problems.append(f"--subscription: {args.subscription!r} is not {resource_names.DESCRIPTIONS['subscription']}")
-    if args.command == "replay":
-        if not resource_names.is_valid("topic", args.topic):
-            problems.append(f"--topic: {args.topic!r} is not {resource_names.DESCRIPTIONS['topic']}")
-        if args.limit < 0 or args.rate < 0 or args.max_replays < 1:
-            problems.append("--limit and --rate must be >= 0, --max-replays >= 1")
-    if not 1 <= args.max <= 100_000:
-        problems.append("--max must be between 1 and 100000")
+        problems.append(
+            f"--subscription: {excerpt(args.subscription)} is not {resource_names.DESCRIPTIONS['subscription']}"
+        )
+    if args.command == "replay" and not resource_names.is_valid("topic", args.topic):
+        problems.append(f"--topic: {excerpt(args.topic)} is not {resource_names.DESCRIPTIONS['topic']}")
     return problems
 
 
@@ -349,13 +407,22 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     problems = check_options(args)
     if problems:
-        for problem in problems:
-            print(f"error: {problem}", file=sys.stderr)
+        print(f"error: {'; '.join(problems)}", file=sys.stderr)
         return 2
+    from google.api_core import exceptions as api_exceptions
+    from google.auth.exceptions import GoogleAuthError
+
     try:
         return inspect(args) if args.command == "inspect" else replay(args)
     except Unreachable as error:
         print(f"error: {error}", file=sys.stderr)
+        return 3
+    except GoogleAuthError as error:
+        print(f"error: {credentials_problem(error)}", file=sys.stderr)
+        return 2
+    except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
+        # Whatever was pulled has been handed back (deadline 0) on the way out.
+        print(f"error: Pub/Sub failed: {type(error).__name__}: {message_line(error)}", file=sys.stderr)
         return 3
 
 

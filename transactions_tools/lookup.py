@@ -21,12 +21,17 @@ import warnings
 from datetime import UTC, datetime
 
 from google.api_core import exceptions as api_exceptions
+from google.auth.exceptions import GoogleAuthError
 
-from transactions import layout, rollup_layout
+from transactions import layout, resource_names, rollup_layout
+from transactions.cli_errors import ArgumentParser, credentials_problem, finite_number
+from transactions.excerpt import excerpt, message_line
 from transactions.formats import epoch_ms_to_rfc3339
 from transactions.rollup_layout import Rollup
 from transactions_tools import defaults
 
+CELL_CHARS = 60
+"""The most characters of one cell a table shows."""
 COLUMNS = ("event_time", "transaction_id", *(q.decode() for q in layout.QUALIFIERS))
 
 
@@ -97,17 +102,21 @@ def rollup_columns(rollup: Rollup) -> tuple[str, ...]:
 
 
 def parse_until(text: str | None) -> int:
-    """``--until``: ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (UTC) in epoch ms; now when absent."""
+    """``--until``: ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (UTC, 1980 to 9998) in epoch ms; now when absent."""
     if text is None:
         return int(datetime.now(UTC).timestamp() * 1000)
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    if not 1980 <= moment.year <= 9998:
+        raise ValueError(f"year {moment.year} is out of range")
     return int(moment.timestamp() * 1000)
 
 
 def format_table(records: list[dict[str, str]], columns: tuple[str, ...] = COLUMNS) -> str:
-    """Records as aligned text columns, a header and a rule first."""
+    """Records as aligned text columns, a header and a rule first; every value escaped and bounded
+    (cells hold what producers sent: a category may carry control characters)."""
+    records = [{column: message_line(value, limit=CELL_CHARS) for column, value in r.items()} for r in records]
     widths = {c: max([len(c)] + [len(r.get(c, "")) for r in records]) for c in columns}
     lines = ["  ".join(c.ljust(widths[c]) for c in columns), "  ".join("-" * widths[c] for c in columns)]
     lines += ["  ".join(r.get(c, "").ljust(widths[c]) for c in columns) for r in records]
@@ -121,13 +130,15 @@ def open_table(project: str, instance: str, table: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="transacoes-lookup", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="transacoes-lookup", description=__doc__.split("\n")[0])
     parser.add_argument("user_id", nargs="?", help="a user's latest transactions")
-    parser.add_argument("--limit", type=int, default=5)
+    parser.add_argument("--limit", type=finite_number(1, 10_000, int), default=5, help="how many (1-10000; 5)")
     parser.add_argument("--category", help="a category's totals per minute (from the rollups table)")
-    parser.add_argument("--minutes", type=int, default=5, help="with --category: how many minutes (5)")
+    parser.add_argument(
+        "--minutes", type=finite_number(1, 10_080, int), default=5, help="with --category: how many minutes (5)"
+    )
     parser.add_argument("--user-days", metavar="USER_ID", help="a user's totals per day (from the rollups table)")
-    parser.add_argument("--days", type=int, default=7, help="with --user-days: how many days (7)")
+    parser.add_argument("--days", type=finite_number(1, 3660, int), default=7, help="with --user-days: how many (7)")
     parser.add_argument("--until", help="the last window's time, UTC: YYYY-MM-DD or YYYY-MM-DDTHH:MM (default now)")
     parser.add_argument("--rollups-table", default=os.environ.get("BIGTABLE_ROLLUPS_TABLE", defaults.ROLLUPS_TABLE))
     parser.add_argument("--project", default=os.environ.get("BIGTABLE_PROJECT", defaults.PROJECT))
@@ -138,21 +149,41 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="Connecting to Bigtable emulator")
     if sum(x is not None for x in (args.user_id, args.category, args.user_days)) != 1:
         parser.error("give exactly one of: a user id, --category NAME, --user-days USER_ID")
-    if args.category is not None or args.user_days is not None:
-        return _rollups(parser, args)
-    if "#" in args.user_id or not args.user_id:
-        print("error: a user id is 1-64 characters without '#'", file=sys.stderr)
+    for option, kind in NAMED_OPTIONS:
+        value = getattr(args, option)
+        if not resource_names.is_valid(kind, value):
+            parser.error(f"--{option.replace('_', '-')}: {excerpt(value)} is not {resource_names.DESCRIPTIONS[kind]}")
+    try:
+        if args.category is not None or args.user_days is not None:
+            return _rollups(parser, args)
+        return _transactions(args)
+    except GoogleAuthError as error:
+        print(f"error: {credentials_problem(error)}", file=sys.stderr)
+        return 2
+    except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
+        print(f"error: Bigtable failed: {type(error).__name__}: {message_line(error)}", file=sys.stderr)
+        return 1
+
+
+NAMED_OPTIONS = (
+    ("project", "project"),
+    ("instance", "bigtable_instance"),
+    ("table", "bigtable_table"),
+    ("rollups_table", "bigtable_table"),
+    ("column_family", "column_family"),
+)
+
+
+def _transactions(args: argparse.Namespace) -> int:
+    if "#" in args.user_id or not 0 < len(args.user_id) <= 64:
+        print(f"error: {excerpt(args.user_id)} is not a user id (1-64 characters without '#')", file=sys.stderr)
         return 2
     table = open_table(args.project, args.instance, args.table)
-    try:
-        records = latest_transactions(table, args.user_id, args.limit, args.column_family)
-    except api_exceptions.GoogleAPICallError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return 1
+    records = latest_transactions(table, args.user_id, args.limit, args.column_family)
     if not records:
-        print(f"no transactions for user {args.user_id!r} in {args.table}")
+        print(f"no transactions for user {excerpt(args.user_id)} in {args.table}")
         return 0
-    print(f"latest {len(records)} transactions of user {args.user_id} (newest first):")
+    print(f"latest {len(records)} transactions of user {excerpt(args.user_id)} (newest first):")
     print(format_table(records))
     return 0
 
@@ -162,23 +193,20 @@ def _rollups(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         rollup, name, windows = rollup_layout.CATEGORY_MINUTE, args.category, args.minutes
     else:
         rollup, name, windows = rollup_layout.USER_DAY, args.user_days, args.days
-    if not name.strip() or windows < 1:
-        parser.error("the name must not be blank, and --minutes/--days must be at least 1")
+    if not name.strip():
+        parser.error("the category or user id must not be blank")
     try:
         until_ms = parse_until(args.until)
-    except ValueError:
-        parser.error(f"--until: {args.until!r} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM")
+    except (ValueError, OverflowError):
+        parser.error(f"--until: {excerpt(args.until)} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM")
     table = open_table(args.project, args.instance, args.rollups_table)
-    try:
-        records = rollup_windows(table, rollup, name, windows, until_ms)
-    except api_exceptions.GoogleAPICallError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return 1
+    records = rollup_windows(table, rollup, name, windows, until_ms)
     unit = "minutes" if rollup == rollup_layout.CATEGORY_MINUTE else "days"
     if not records:
-        print(f"no {rollup.name} totals for {name!r} in the last {windows} {unit} of {args.rollups_table}")
+        print(f"no {rollup.name} totals for {excerpt(name)} in the last {windows} {unit} of {args.rollups_table}")
         return 0
-    print(f"{rollup.keyed_by.replace('_', ' ')} {name}: totals of the last {windows} {unit} (newest first, UTC):")
+    who = rollup.keyed_by.replace("_", " ")
+    print(f"{who} {excerpt(name)}: totals of the last {windows} {unit} (newest first, UTC):")
     print(format_table(records, rollup_columns(rollup)))
     return 0
 

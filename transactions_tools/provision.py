@@ -10,13 +10,15 @@ resources are left as they are; ``--rollups-table ''`` skips the rollups table.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 
 from google.api_core import exceptions as api_exceptions
+from google.auth.exceptions import GoogleAuthError
 
 from transactions import resource_names
+from transactions.cli_errors import ArgumentParser, check_names, credentials_problem
+from transactions.excerpt import message_line
 from transactions_tools import defaults
 
 DEFAULTS = {
@@ -112,7 +114,7 @@ def _create(action, what: str, log) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="transacoes-provision", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="transacoes-provision", description=__doc__.split("\n")[0])
     parser.add_argument("--project", required=True, help="project of the Pub/Sub resources")
     parser.add_argument("--instance", required=True, help="Bigtable instance id (must exist in a real project)")
     parser.add_argument("--bigtable-project", help="project of the Bigtable instance (default: --project)")
@@ -120,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{name.replace('_', '-')}", default=default, help=f"default {default}")
     parser.add_argument("--column-family", default=defaults.COLUMN_FAMILY)
     args = parser.parse_args(argv)
+    check_names(parser, args, NAMED_OPTIONS, may_be_empty=("rollups_table",))
     resources = Resources(
         project=args.project,
         instance=args.instance,
@@ -134,10 +137,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         provision(resources)
-    except api_exceptions.GoogleAPICallError as error:
-        print(f"error: {error.message}", file=sys.stderr)
+    except GoogleAuthError as error:
+        print(f"error: {credentials_problem(error)}", file=sys.stderr)
+        return 2
+    except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
+        print(f"error: {type(error).__name__}: {message_line(error)}", file=sys.stderr)
         return 1
     return 0
+
+
+NAMED_OPTIONS = (
+    ("project", "project"),
+    ("bigtable_project", "project"),
+    ("instance", "bigtable_instance"),
+    ("table", "bigtable_table"),
+    ("rollups_table", "bigtable_table"),
+    ("column_family", "column_family"),
+    ("topic", "pubsub_id"),
+    ("subscription", "pubsub_id"),
+    ("dead_letter_topic", "pubsub_id"),
+    ("dead_letter_subscription", "pubsub_id"),
+)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from transactions import attributes, layout
+from transactions import layout
+from transactions_tools.deadletters import stage_and_reason, subscriber_client
 from transactions_tools.provision import Resources
 
 
@@ -18,11 +19,11 @@ class Observer:
     """Rows seen (with the moment each was first seen) and dead letters by stage and reason."""
 
     def __init__(self, resources: Resources, transaction_prefix: str = "") -> None:
-        from google.cloud import bigtable, pubsub_v1
+        from google.cloud import bigtable
 
         client = bigtable.Client(project=resources.bigtable_project or resources.project, admin=True)
         self.table = client.instance(resources.instance).table(resources.table)
-        self._subscriber = pubsub_v1.SubscriberClient()
+        self._subscriber = subscriber_client()  # dead letters can be up to 10 MB
         self._dead_letter_path = resources.subscription_path(resources.dead_letter_subscription)
         self._transaction_prefix = transaction_prefix
         self.first_seen: dict[bytes, float] = {}
@@ -51,8 +52,7 @@ class Observer:
                 subscription=self._dead_letter_path, ack_ids=[m.ack_id for m in response.received_messages]
             )
             for message in response.received_messages:
-                attrs = message.message.attributes
-                self.dead_letters[f"{attrs[attributes.ERROR_STAGE]}/{attrs[attributes.ERROR_REASON]}"] += 1
+                self.dead_letters[stage_and_reason(message.message)] += 1
 
     @property
     def written(self) -> int:

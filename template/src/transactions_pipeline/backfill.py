@@ -8,6 +8,11 @@ does, so no worker reads a whole file and no line crosses a shuffle. The rule th
 exact is ``textio``'s: a line belongs to the range in which it *starts*; a range that does not
 start a file begins one byte early and skips the rest of the line it lands in.
 
+A compressed file (``.gz``, ``.bz2``, ``.zst``, ``.deflate``, ``.xz``: Beam's
+``CompressionTypes.AUTO``, by extension, as ``ReadFromText`` does) cannot be split: one worker
+reads it whole, and byte offsets count in its uncompressed stream. Split large archives into
+several files to spread them over workers.
+
 Each line becomes a :class:`SourceLine` whose ``data`` is the line's original bytes and whose
 attributes name the file and the line's byte offset, so a rejected line's dead letter says where
 it is, the same however the file was split. Ids and times come from the file, never the clock
@@ -29,7 +34,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from transactions.attributes import SOURCE_FILE, SOURCE_OFFSET
 from transactions.contract import MAX_MESSAGE_BYTES, InvalidMessage, Transaction, validate_record
 from transactions.dead_letters import BAD_CSV_ROW
-from transactions.kaggle import SaleRow, check_header, parse_row, split_fields
+from transactions.excerpt import excerpt
+from transactions.kaggle import MAX_HEADER_BYTES, SaleRow, check_header, parse_row, split_fields
 from transactions.messages import backfill_event_time, backfill_transaction_id, to_record
 
 _LOG = logging.getLogger(__name__)
@@ -54,21 +60,21 @@ class KaggleCsvSource(FileBasedSource):
         super().__init__(
             pattern,
             min_bundle_size=min_bundle_size,
-            compression_type=CompressionTypes.UNCOMPRESSED,
-            splittable=True,
+            compression_type=CompressionTypes.AUTO,  # by extension, as ReadFromText does
+            splittable=True,  # Beam reads a compressed file whole, in one range
             validate=False,  # the launch checks the pattern, with a clearer message
         )
 
     def read_records(self, file_name: str, range_tracker):
         start = range_tracker.start_position()
-        _LOG.info("reading bytes [%d, %d) of %s in process %d", start, range_tracker.stop_position(), file_name,
-                  os.getpid())  # fmt: skip
-        with self.open_file(file_name) as handle:
+        _LOG.info("reading bytes [%d, %d) of %s in process %d", start, range_tracker.stop_position(),
+                  excerpt(file_name), os.getpid())  # fmt: skip
+        with self.open_file(file_name) as handle:  # decompressed when the name says so
             if start == 0:
-                header = handle.readline()
+                header = first_line(handle)
                 if not range_tracker.try_claim(0):
                     return
-                check_header(file_name, next(csv.reader([header.decode("utf-8-sig", errors="replace")]), None))
+                check_header(excerpt(file_name), header)
                 position = len(header)
             else:  # one byte back: a line starting exactly at ``start`` is ours
                 handle.seek(start - 1)
@@ -81,6 +87,15 @@ class KaggleCsvSource(FileBasedSource):
                 if body.strip():
                     yield SourceLine(body, {**attributes, SOURCE_OFFSET: str(position)})
                 position += len(line)
+
+
+def first_line(handle) -> bytes:
+    """A file's first line, at most ``MAX_HEADER_BYTES`` of it where the reader can stop early (a
+    plain file; Beam's decompressing reader returns whole lines only)."""
+    try:
+        return handle.readline(MAX_HEADER_BYTES)
+    except TypeError:
+        return handle.readline()
 
 
 class ReadCsvLines(beam.PTransform):

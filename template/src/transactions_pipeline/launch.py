@@ -15,7 +15,10 @@ import os
 import sys
 
 from apache_beam.options.pipeline_options import PipelineOptions, WorkerOptions
+from google.auth.exceptions import GoogleAuthError
 
+from transactions.cli_errors import credentials_problem
+from transactions.excerpt import excerpt
 from transactions_pipeline.options import ConfigError, TransactionsOptions, resolve_config, runs_locally
 from transactions_pipeline.parameters import BY_NAME, TEMPLATE_IMAGE_VARIABLE
 from transactions_pipeline.pipeline import run
@@ -45,10 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         if not runs_locally(options):
             choose_worker_image(options)
         check_all(config)
+        result = run(options, config)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    result = run(options, config)
+    except GoogleAuthError as error:  # no ADC where the launch runs: one line, not a traceback
+        print(f"error: {credentials_problem(error)}", file=sys.stderr)
+        return 2
     if runs_locally(options):
         result.wait_until_finish()
     return 0
@@ -71,7 +77,7 @@ def choose_worker_image(options: PipelineOptions) -> None:
             f"the workers would run Beam's stock image, without the pipeline (expected {parameter.expected})"
         )
     if not parameter.form.fullmatch(worker.sdk_container_image):
-        raise ConfigError(f"--sdk_container_image: {worker.sdk_container_image!r} is not {parameter.expected}")
+        raise ConfigError(f"--sdk_container_image: {excerpt(worker.sdk_container_image)} is not {parameter.expected}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
 from transactions import resource_names
+from transactions.excerpt import excerpt
 from transactions_pipeline.parameters import BY_NAME, PARAMETERS
 
 LOCAL_PATH = re.compile(r"[^:\x00-\x1f]+")
@@ -99,7 +100,9 @@ def _input_file(value: str | None, local: bool) -> str | None:
         return _optional("input_file", value)
     if value and LOCAL_PATH.fullmatch(value):
         return value
-    raise ConfigError(f"--input_file: {value!r} is not {BY_NAME['input_file'].expected}, nor a local path without ':'")
+    raise ConfigError(
+        f"--input_file: {excerpt(value)} is not {BY_NAME['input_file'].expected}, nor a local path without ':'"
+    )
 
 
 def _optional(name: str, value: str | None) -> str | None:
@@ -111,7 +114,7 @@ def _check(name: str, value: str | None) -> str:
     if value is None or (value == "" and not parameter.form.fullmatch("")):
         raise ConfigError(f"--{name}: missing (expected {parameter.expected})")
     if not parameter.form.fullmatch(value):
-        raise ConfigError(f"--{name}: {value!r} is not {parameter.expected}")
+        raise ConfigError(f"--{name}: {excerpt(value)} is not {parameter.expected}")
     return value
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from google.api_core import exceptions as api_exceptions
 
 from transactions import resource_names, rollup_layout
+from transactions.excerpt import excerpt, message_line
 from transactions.kaggle import UnusableInput, check_header
 from transactions_pipeline.options import ConfigError, JobConfig
 
@@ -105,7 +106,7 @@ def _require_permission(
         _exists(parameter, resource, get_resource)
         return
     except api_exceptions.GoogleAPICallError as error:
-        raise ConfigError(f"{parameter}: cannot check {resource}: {error.message}") from None
+        raise ConfigError(f"{parameter}: cannot check {resource}: {message_line(error)}") from None
     if permission not in granted:
         raise ConfigError(f"{parameter}: the job's service account lacks {permission} on {resource} (grant it {role})")
 
@@ -116,7 +117,7 @@ def _exists(parameter: str, resource: str, get_resource: Callable[[], object]) -
     except api_exceptions.NotFound:
         raise ConfigError(f"{parameter}: {resource} does not exist") from None
     except api_exceptions.GoogleAPICallError as error:
-        raise ConfigError(f"{parameter}: cannot check {resource}: {error.message}") from None
+        raise ConfigError(f"{parameter}: cannot check {resource}: {message_line(error)}") from None
 
 
 def check_bigtable(config: JobConfig) -> None:
@@ -145,10 +146,10 @@ def _check_table(config: JobConfig, table_parameter: str, table_id: str, family_
     except api_exceptions.PermissionDenied as error:
         raise ConfigError(
             f"--{table_parameter}: no permission to read the schema of {where} "
-            f"(the job's service account needs roles/bigtable.user): {error.message}"
+            f"(the job's service account needs roles/bigtable.user): {message_line(error)}"
         ) from None
     except api_exceptions.GoogleAPICallError as error:
-        raise ConfigError(f"--{table_parameter}: cannot check {where}: {error.message}") from None
+        raise ConfigError(f"--{table_parameter}: cannot check {where}: {message_line(error)}") from None
     if family not in families:
         present = ", ".join(sorted(families)) or "none"
         raise ConfigError(
@@ -169,29 +170,31 @@ def check_app_profile(config: JobConfig) -> None:
         _LOG.info("--bigtable_app_profile: this Bigtable (an emulator) has no instance admin API; not checked")
         return
     except api_exceptions.GoogleAPICallError as error:
-        raise ConfigError(f"--bigtable_app_profile: cannot check it in {where}: {error.message}") from None
+        raise ConfigError(f"--bigtable_app_profile: cannot check it in {where}: {message_line(error)}") from None
     if not found:
         raise ConfigError(f"--bigtable_app_profile: {where} has no app profile '{config.bigtable_app_profile}'")
 
 
 def check_input_files(pattern: str) -> None:
-    """A backfill's pattern matches files the job can open, and they start with the Kaggle header."""
-    import csv
-
+    """A backfill's pattern matches files the job can open, and they start with the Kaggle header
+    (read through the decompressor for a compressed file, as the job reads it)."""
+    from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
+
+    from transactions_pipeline.backfill import first_line
 
     try:
         [result] = FileSystems.match([pattern])
     except Exception as error:  # any filesystem error (bad bucket, no credentials) stops the launch
-        raise ConfigError(f"--input_file: cannot list {pattern!r}: {error}") from None
+        raise ConfigError(f"--input_file: cannot list {excerpt(pattern)}: {message_line(error)}") from None
     if not result.metadata_list:
-        raise ConfigError(f"--input_file: no file matches {pattern!r}")
+        raise ConfigError(f"--input_file: no file matches {excerpt(pattern)}")
     for metadata in result.metadata_list[:MAX_FILES_CHECKED]:
         try:
-            with FileSystems.open(metadata.path, compression_type="uncompressed") as handle:
-                first_line = handle.readline().decode("utf-8-sig", errors="replace")
-            check_header(metadata.path, next(csv.reader([first_line]), None))
+            with FileSystems.open(metadata.path, compression_type=CompressionTypes.AUTO) as handle:
+                header = first_line(handle)
+            check_header(excerpt(metadata.path), header)
         except UnusableInput as error:
-            raise ConfigError(f"--input_file: {error}".replace("\n", " ")) from None
+            raise ConfigError(f"--input_file: {error}") from None
         except Exception as error:
-            raise ConfigError(f"--input_file: cannot read {metadata.path}: {error}") from None
+            raise ConfigError(f"--input_file: cannot read {excerpt(metadata.path)}: {message_line(error)}") from None

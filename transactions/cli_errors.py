@@ -1,0 +1,75 @@
+"""How every command of the project fails: one line on stderr, a clear exit code, no traceback.
+
+- :class:`ArgumentParser`: argparse, but a bad option is one line (``prog: error: ...``, the
+  value quoted as a bounded, escaped excerpt) and exit code 2, instead of the usage block;
+- :func:`finite_number`: an option type that refuses NaN and infinities and checks a range
+  (argparse's ``float`` takes ``nan`` and ``inf``);
+- :func:`credentials_problem`: what to say when ``google.auth`` finds no usable credentials.
+  The launch and every tool catch ``google.auth.exceptions.GoogleAuthError`` and print it with
+  exit code 2. Nothing here imports a Google library: it only words the message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+from transactions import resource_names
+from transactions.excerpt import excerpt, message_line
+
+ADC_HINT = (
+    "provide Application Default Credentials: run 'gcloud auth application-default login', or set "
+    "GOOGLE_APPLICATION_CREDENTIALS to a key file; on Google Cloud (the Dataflow launcher, workers, "
+    "Cloud Run) the attached service account provides them; for the local emulators set "
+    "PUBSUB_EMULATOR_HOST and BIGTABLE_EMULATOR_HOST"
+)
+
+
+def credentials_problem(error: BaseException) -> str:
+    """``no usable Google Cloud credentials (<why>); <how to provide them>``, on one line."""
+    return f"no usable Google Cloud credentials ({message_line(error, limit=200)}); {ADC_HINT}"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``prog: error: <message> (see --help)``, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message_line(message)} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def finite_number(low: float, high: float, kind: type = float) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number from ``low`` to ``high`` (an int if ``kind`` is int)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{excerpt(text)} is not a {parse.__name__}") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{excerpt(text)} is not a finite number from {low:g} to {high:g}")
+        return value
+
+    parse.__name__ = "finite number" if kind is float else "whole number"
+    return parse
+
+
+def check_names(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    named: tuple[tuple[str, str], ...],
+    may_be_empty: tuple[str, ...] = (),
+) -> None:
+    """Each ``(option, kind)`` of ``named`` fits its :mod:`transactions.resource_names` form, or the
+    parser stops with one line naming the option (an option left unset is not checked, nor an
+    empty one that ``may_be_empty`` names)."""
+    for option, kind in named:
+        value = getattr(args, option)
+        if value is None or (value == "" and option in may_be_empty):
+            continue
+        if not resource_names.is_valid(kind, value):
+            flag = "--" + option.replace("_", "-")
+            parser.error(f"{flag}: {excerpt(value)} is not {resource_names.DESCRIPTIONS[kind]}")
