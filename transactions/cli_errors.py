@@ -50,7 +50,7 @@ def finite_number(low: float, high: float, kind: type = float) -> Callable[[str]
         except ValueError:
             raise argparse.ArgumentTypeError(f"{excerpt(text)} is not a {parse.__name__}") from None
         if not math.isfinite(value) or not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{excerpt(text)} is not a finite number from {low:g} to {high:g}")
+            raise argparse.ArgumentTypeError(f"{excerpt(text)} is not a {parse.__name__} from {low:g} to {high:g}")
         return value
 
     parse.__name__ = "finite number" if kind is float else "whole number"

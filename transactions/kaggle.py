@@ -81,7 +81,7 @@ def check_header(where: str, first_line: bytes) -> None:
         raise UnusableInput(f"{where}: empty file (expected the Kaggle header: {','.join(HEADER)})")
     for magic, kind, suffix in COMPRESSED_MAGIC:
         if first_line.startswith(magic):
-            advice = f"name it *{suffix} and it is read compressed" if suffix else "unpack it first"
+            advice = f"a backfill reads it compressed when it is named *{suffix}" if suffix else "unpack it first"
             raise UnusableInput(f"{where}: looks {kind}-compressed, not a CSV file; {advice}")
     try:
         fields = split_fields(first_line.decode("utf-8-sig").rstrip("\r\n"))

@@ -101,17 +101,18 @@ def streaming_job(config: JobConfig):
 
 
 def pull_messages(subscription_path: str, expected: int, timeout: float = 30) -> list:
-    """Pull (and ack) until ``expected`` messages arrived or ``timeout``; returns them."""
-    from google.cloud import pubsub_v1
+    """Pull (and ack) until ``expected`` messages arrived or ``timeout``; returns them (up to
+    Pub/Sub's 10 MB each: the dead-letter tool's subscriber, whose receive limit fits them)."""
+    from transactions_tools.deadletters import PULL_BATCH, subscriber_client
 
-    subscriber = pubsub_v1.SubscriberClient()
+    subscriber = subscriber_client()
     received = []
     deadline = time.monotonic() + timeout
     try:
         while len(received) < expected and time.monotonic() < deadline:
             response = subscriber.pull(
                 subscription=subscription_path,
-                max_messages=1000,
+                max_messages=PULL_BATCH,
                 timeout=max(1, min(10, deadline - time.monotonic())),
             )
             if response.received_messages:

@@ -44,6 +44,7 @@ from google.rpc import code_pb2
 
 from transactions import resource_names
 from transactions.dead_letters import WRITE_REASON_PREFIX
+from transactions.excerpt import message_line
 from transactions_pipeline.bigtable_client import Sender, routing_metadata
 from transactions_pipeline.mutations import mutate_rows_request_bytes
 
@@ -330,4 +331,4 @@ def _failure(index: int, code: int, message: str, attempts: int) -> FailedEntry:
     detail = f"Bigtable answered {name.upper()} for this row"
     if attempts > 1:
         detail += f" {attempts} times"
-    return FailedEntry(index, WRITE_REASON_PREFIX + name, f"{detail}: {message}")
+    return FailedEntry(index, WRITE_REASON_PREFIX + name, f"{detail}: {message_line(message)}")

@@ -76,7 +76,8 @@ PARAMETERS = (
     Parameter(
         "input_file",
         "Input CSV file(s)",
-        "The Kaggle-format sales CSV to load as a batch job; a glob matches several files. Ids and "
+        "The Kaggle-format sales CSV to load as a batch job; a glob matches several files. Compressed "
+        "files (.gz, .bz2, .zst, .deflate, .xz) are read by their extension, each by one worker. Ids and "
         "event times come from the file and the purchase date, so the same backfill run twice "
         "rewrites the same cells.",
         "gs://my-bucket/sales/*.csv",
