@@ -110,3 +110,37 @@ def test_bad_options_are_one_line_and_exit_2(argv, message, capsys):
 def test_good_options_pass():
     args = argparse.Namespace(command="inspect", subscription="projects/p-1234/subscriptions/dead-letters", max=10)
     assert check_options(args) == []
+
+
+class _FailingSubscriber:
+    """A subscriber whose second pull fails (a stand-in: the emulator cannot be told to fail a pull)."""
+
+    def __init__(self) -> None:
+        self.pulls = 0
+        self.deadlines: list[tuple[list[str], int]] = []
+
+    def pull(self, subscription, max_messages, timeout):
+        self.pulls += 1
+        if self.pulls > 1:
+            from google.api_core import exceptions
+
+            raise exceptions.ResourceExhausted("Received message larger than max")
+        return SimpleNamespace(received_messages=[received(n, "write", "bigtable_not_found") for n in range(3)])
+
+    def modify_ack_deadline(self, subscription, ack_ids, ack_deadline_seconds):
+        self.deadlines.append((list(ack_ids), ack_deadline_seconds))
+
+    def get_subscription(self, subscription, timeout, retry):
+        return None
+
+
+def test_a_command_that_fails_midway_hands_back_what_it_pulled_at_once(monkeypatch, capsys):
+    from transactions_tools import deadletters
+
+    subscriber = _FailingSubscriber()
+    monkeypatch.setattr(deadletters, "subscriber_client", lambda: subscriber)
+    code = main(["inspect", "--subscription", "projects/p-1234/subscriptions/dead-letters"])
+    assert code == 3
+    assert subscriber.deadlines == [(["ack-0", "ack-1", "ack-2"], 600), (["ack-0", "ack-1", "ack-2"], 0)]
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: Pub/Sub failed: ResourceExhausted")
