@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from transactions.excerpt import excerpt
+from transactions.excerpt import excerpt, message_line
 
 HEADER = (
     "User_ID",
@@ -108,11 +108,11 @@ def read_rows(path: Path, start_line: int = 2) -> Iterator[SaleRow | BadRow]:
     try:
         handle = path.open("rb")
     except FileNotFoundError:
-        raise UnusableInput(f"{excerpt(str(path))}: no such file") from None
+        raise UnusableInput(f"{message_line(str(path), limit=200)}: no such file") from None
     except OSError as error:
-        raise UnusableInput(f"{excerpt(str(path))}: {error.strerror}") from None
+        raise UnusableInput(f"{message_line(str(path), limit=200)}: {error.strerror}") from None
     with handle:
-        check_header(excerpt(str(path)), handle.readline(MAX_HEADER_BYTES))
+        check_header(message_line(str(path), limit=200), handle.readline(MAX_HEADER_BYTES))
         for line, raw in enumerate(handle, start=2):
             if line < start_line:
                 continue

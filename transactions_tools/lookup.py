@@ -183,7 +183,7 @@ def _transactions(args: argparse.Namespace) -> int:
     if not records:
         print(f"no transactions for user {excerpt(args.user_id)} in {args.table}")
         return 0
-    print(f"latest {len(records)} transactions of user {excerpt(args.user_id)} (newest first):")
+    print(f"latest {len(records)} transactions of user {message_line(args.user_id, limit=80)} (newest first):")
     print(format_table(records))
     return 0
 
@@ -206,7 +206,7 @@ def _rollups(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"no {rollup.name} totals for {excerpt(name)} in the last {windows} {unit} of {args.rollups_table}")
         return 0
     who = rollup.keyed_by.replace("_", " ")
-    print(f"{who} {excerpt(name)}: totals of the last {windows} {unit} (newest first, UTC):")
+    print(f"{who} {message_line(name, limit=80)}: totals of the last {windows} {unit} (newest first, UTC):")
     print(format_table(records, rollup_columns(rollup)))
     return 0
 

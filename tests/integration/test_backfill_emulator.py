@@ -77,7 +77,7 @@ def test_backfill_of_a_file_with_a_foreign_header_fails_at_launch(emulators, uni
     path = tmp_path / "other.csv"
     path.write_text("id,name\n1,x\n")
     assert main(backfill_args(resources, str(path))) == 2
-    assert f"error: --input_file: '{path}': unrecognised header; expected User_ID," in capsys.readouterr().err
+    assert f"error: --input_file: {path}: unrecognised header; expected User_ID," in capsys.readouterr().err
     assert read_rows(resources) == {}
 
 

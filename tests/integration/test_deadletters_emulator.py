@@ -132,6 +132,7 @@ def test_an_unreachable_pub_sub_or_a_missing_subscription_is_exit_code_3(emulato
         timeout=60,
         env={**os.environ, "PUBSUB_EMULATOR_HOST": "127.0.0.1:9"},
     )
-    assert (
-        down.returncode == 3 and down.stderr.strip() == "error: cannot reach Pub/Sub at 127.0.0.1:9: ServiceUnavailable"
+    assert down.returncode == 3 and down.stderr.startswith(
+        "error: cannot reach Pub/Sub at 127.0.0.1:9: ServiceUnavailable: "
     )
+    assert down.stderr.count("\n") == 1

@@ -82,7 +82,7 @@ def test_a_backfill_whose_file_is_not_the_kaggle_format_stops_at_launch(emulator
     args = stream_args(resources)[1:]  # no subscription
     done, _ = launch(f"--input_file={tmp_path}/*.csv", *args)
     assert done.returncode == 2
-    assert f"error: --input_file: {tmp_path}/other.csv: unrecognised header." in done.stderr
+    assert f"error: --input_file: {tmp_path}/other.csv: unrecognised header; expected User_ID," in done.stderr
 
 
 def test_a_rollups_table_without_the_agg_family_stops_the_launch(emulators, unique):

@@ -54,13 +54,22 @@ class ScriptedBigtable:
         answer = self.script.pop(0)
         if isinstance(answer, Exception):
             raise answer
+        cut = None
+        if isinstance(answer, tuple):  # (codes of the first entries, the error that breaks the stream)
+            answer, cut = answer
         codes = answer if isinstance(answer, list) else [answer] * len(pb.entries)
         response = bigtable_types.MutateRowsResponse.pb()()
         for index, code in enumerate(codes):
             entry = response.entries.add(index=index)
             entry.status.code = code
             entry.status.message = f"code {code}"
-        return iter([bigtable_types.MutateRowsResponse.wrap(response)])
+        return self._stream(bigtable_types.MutateRowsResponse.wrap(response), cut)
+
+    @staticmethod
+    def _stream(response, cut):
+        yield response
+        if cut is not None:
+            raise cut
 
 
 class FakeClock:
@@ -123,7 +132,9 @@ def test_transient_call_error_is_retried_then_succeeds_and_the_wait_is_reported(
 def test_an_outage_is_retried_until_the_operation_deadline_then_fails_the_bundle():
     clock = FakeClock()
     fake = ScriptedBigtable(*[api_exceptions.DeadlineExceeded("slow")] * 100)
-    with pytest.raises(BigtableUnavailable, match=r"3 rows still failing after \d+ attempts in 30s: 504 slow"):
+    with pytest.raises(
+        BigtableUnavailable, match=r"3 rows still failing after \d+ attempts in 30s: DeadlineExceeded: slow"
+    ):
         writer(fake, clock=clock).write(rows(3))
     assert sum(clock.slept) == pytest.approx(30)  # the whole budget, and not a second more
     assert max(clock.slept) <= POLICY.max_backoff_seconds
@@ -133,16 +144,59 @@ def test_an_outage_is_retried_until_the_operation_deadline_then_fails_the_bundle
 
 def test_every_entry_throttled_is_an_outage_not_a_dead_letter():
     fake = ScriptedBigtable(*[14] * 100)
-    with pytest.raises(BigtableUnavailable, match="every row throttled"):
+    with pytest.raises(BigtableUnavailable, match="UNAVAILABLE for 2 rows"):
         writer(fake).write(rows(2))
     assert len(fake.requests) > POLICY.max_entry_attempts  # entries were never charged
 
 
-def test_entry_failing_while_batch_mates_succeed_is_dead_lettered_after_bounded_attempts():
-    fake = ScriptedBigtable([0, 14, 0], [14], [14])
+TRANSIENT = {"unavailable": 14, "resource_exhausted": 8, "deadline_exceeded": 4, "aborted": 10, "cancelled": 1}
+
+
+@pytest.mark.parametrize("code", TRANSIENT.values(), ids=TRANSIENT.keys())
+def test_a_transient_code_for_some_entries_while_others_are_written_is_retried_not_charged(code):
+    """A hot tablet: two of five entries refused, for more attempts than an entry may fail on its
+    own, while their batch mates are written. Both are written in the end, with no dead letter,
+    and every second waited counts as throttling."""
+    clock = FakeClock()
+    fake = ScriptedBigtable([0, code, 0, code, 0], *[[code, code]] * (POLICY.max_entry_attempts + 3), 0)
+    outcome = writer(fake, clock=clock).write(rows(5))
+    assert (outcome.written, outcome.failed) == (5, [])
+    assert outcome.calls == POLICY.max_entry_attempts + 5
+    assert [len(r) for r in fake.requests] == [5] + [2] * (POLICY.max_entry_attempts + 4)
+    assert outcome.retried == 2 * (POLICY.max_entry_attempts + 4)
+    assert outcome.waited_seconds == pytest.approx(sum(clock.slept)) and outcome.waited_seconds > 0
+
+
+def test_an_entry_throttled_past_the_deadline_fails_the_bundle_not_the_row():
+    clock = FakeClock()
+    fake = ScriptedBigtable([0, 8, 0], *[[8]] * 100)
+    with pytest.raises(
+        BigtableUnavailable, match=r"1 rows still failing after \d+ attempts in 30s: RESOURCE_EXHAUSTED"
+    ):
+        writer(fake, clock=clock).write(rows(3))
+    assert sum(clock.slept) == pytest.approx(30)
+
+
+def test_a_stream_cut_after_half_the_entries_resends_only_the_unanswered_half():
+    fake = ScriptedBigtable(([0, 0], api_exceptions.ServiceUnavailable("stream reset")), 0)
+    outcome = writer(fake).write(rows(4))
+    assert (outcome.written, outcome.failed, outcome.calls) == (4, [], 2)
+    assert fake.requests[1] == fake.requests[0][2:]
+
+
+def test_a_data_error_mixed_with_a_transient_code_is_dead_lettered_the_other_retried():
+    fake = ScriptedBigtable([5, 14, 0], [14], [14], [14], [14], 0)
+    outcome = writer(fake).write(rows(3))
+    assert outcome.failed == [FailedEntry(0, "bigtable_not_found", "Bigtable answered NOT_FOUND for this row: code 5")]
+    assert outcome.written == 2
+    assert [len(r) for r in fake.requests] == [3, 1, 1, 1, 1, 1]
+
+
+def test_an_ambiguous_code_while_batch_mates_succeed_is_dead_lettered_after_bounded_attempts():
+    fake = ScriptedBigtable([0, 2, 0], [2], [2])
     outcome = writer(fake).write(rows(3))
     assert outcome.failed == [
-        FailedEntry(1, "bigtable_unavailable", "Bigtable answered UNAVAILABLE for this row 3 times: code 14")
+        FailedEntry(1, "bigtable_unknown", "Bigtable answered UNKNOWN for this row 3 times: code 2")
     ]
     assert outcome.written == 2
     assert [len(r) for r in fake.requests] == [3, 1, 1]
@@ -198,6 +252,16 @@ def test_an_outage_is_not_reported_to_the_throttler_as_a_success():
     fake = ScriptedBigtable(api_exceptions.ServiceUnavailable("down"), 0)
     writer(fake, throttler=throttler).write(rows(2))
     assert throttler.successes == 1
+
+
+def test_a_partly_written_attempt_counts_as_a_success_for_the_throttler():
+    """A hot tablet refuses a share of every call: the service still accepts work, so the
+    throttler must see successes, or it would hold nearly every attempt back (Beam's
+    AdaptiveThrottler counts each held-back attempt as a request)."""
+    throttler = RecordingThrottler(refusals=0)
+    fake = ScriptedBigtable([0, 14, 0], [14], 0)
+    writer(fake, throttler=throttler).write(rows(3))
+    assert throttler.successes == 2  # the first attempt (two written) and the last; not the refused one
 
 
 @pytest.mark.parametrize(

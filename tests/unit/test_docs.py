@@ -50,6 +50,34 @@ def test_the_retry_defaults_table_is_the_code():
     assert rows == defaults
 
 
+def _codes(cell: str) -> set[str]:
+    return {word for word in re.findall(r"[A-Z_]{4,}", cell) if word not in {"OK"}}
+
+
+def test_the_retry_policy_table_and_the_readme_say_what_the_writer_does():
+    """One policy, said twice: the table in docs/dead-letters.md and the README's sentence name
+    exactly the writer's per-entry code sets (``DATA_ERROR_CODES``, ``TRANSIENT_CODES``)."""
+    from google.rpc import code_pb2
+
+    from transactions_pipeline.bigtable_writer import DATA_ERROR_CODES, RETRYABLE_CALL_ERRORS, TRANSIENT_CODES
+
+    data, transient = ({code_pb2.Code.Name(c) for c in codes} for codes in (DATA_ERROR_CODES, TRANSIENT_CODES))
+    rows = {row[0]: row for row in table_after(DOCS / "dead-letters.md", "answer")}
+    assert _codes(rows["per entry, data error"][1]) == data
+    assert _codes(rows["per entry, transient"][1]) == transient
+    assert {"INTERNAL", "UNKNOWN"} <= _codes(rows["per entry, ambiguous"][1])
+    assert _codes(rows["the whole call, transient"][1]) == {e.grpc_status_code.name for e in RETRYABLE_CALL_ERRORS}
+    readme = " ".join((ROOT / "README.md").read_text().split())
+
+    def listed_after(words: str) -> set[str]:
+        return set(readme.split(f"{words} (", 1)[1].split(")", 1)[0].split(", "))
+
+    assert listed_after("a data error") == data
+    assert listed_after("for the whole call or for one entry") == transient
+    assert f"dead-lettered after {RetryPolicy().max_entry_attempts} tries" in readme
+    assert f"for up to {RetryPolicy().operation_timeout_seconds / 60:g} minutes per batch" in readme
+
+
 def test_the_step_table_names_the_stable_step_names():
     rows = table_after(DOCS / "architecture.md", "step")
     steps = [

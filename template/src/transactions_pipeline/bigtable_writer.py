@@ -9,21 +9,28 @@ are the library's.
 
 The structure follows python-bigtable's ``_MutateRowsOperation``: an operation of one batch
 runs attempts (one ``MutateRows`` call each, on the entries still pending) until every entry is
-settled or the operation's deadline passes, and one function decides what each answer means:
+settled or the operation's deadline passes, and one function (:meth:`_Operation.settle`) decides
+what each answer means (``docs/dead-letters.md``, "Failure and retry policy", says the same):
 
 - OK: written.
-- A data error (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION): no retry can fix it; the
-  entry becomes a write dead letter at once.
-- Any other code while some entry of the batch was written: the failure is the entry's own
-  (the emulator answers INTERNAL for an unknown column family, where the service answers
-  NOT_FOUND); it is retried, and dead-lettered after ``max_entry_attempts``.
+- A data error (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, OUT_OF_RANGE): no retry can fix
+  it; the entry becomes a write dead letter at once.
+- A transient code for the entry (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED,
+  CANCELLED), or no answer for it (a stream cut halfway): never the row's fault, whatever the other
+  entries of the batch did. A hot tablet or a cluster under load answers so for some entries while
+  others succeed, and RESOURCE_EXHAUSTED or ABORTED is the service pushing back. The entry is
+  retried with backoff, never charged, until the operation's deadline, as python-bigtable does.
+- An ambiguous code for the entry (INTERNAL, UNKNOWN, or any other): charged to the entry, and
+  dead-lettered after ``max_entry_attempts`` (the emulator answers INTERNAL for an unknown
+  column family, where the service answers NOT_FOUND).
 - A transient failure of the whole call (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
-  ABORTED, INTERNAL, UNKNOWN), an entry left unanswered by a broken stream, or a batch in which
-  nothing was written and every failure is a throttling code: an outage, nobody's fault. It is
-  retried with backoff, without charging the entries, until ``operation_timeout_seconds`` have
-  passed since the first attempt; then :class:`BigtableUnavailable` fails the bundle, so the
-  runner retries it and no Pub/Sub message is acknowledged.
+  ABORTED, INTERNAL, UNKNOWN): an outage, nobody's fault, retried the same way.
 - Any other failure of the whole call (permission denied, table missing) raises at once.
+
+When the deadline (``operation_timeout_seconds`` since the first attempt) passes with entries
+still pending, :class:`BigtableUnavailable` fails the bundle: nothing of it is acknowledged, the
+runner retries it (Dataflow, in a stream, until it succeeds), and the event-time cells make the
+rows already written harmless to write again.
 
 So the longest one batch can hold its bundle is ``operation_timeout_seconds`` plus one attempt's
 timeout (``docs/dead-letters.md``, "Failure and retry policy"). Every second slept in backoff, or
@@ -54,12 +61,21 @@ Entry = bytes
 MAX_MUTATIONS_PER_CALL = 100_000
 """Bigtable's limit on the mutations of one ``MutateRows`` request."""
 
-DATA_ERROR_CODES = frozenset({code_pb2.INVALID_ARGUMENT, code_pb2.NOT_FOUND, code_pb2.FAILED_PRECONDITION})
-"""Per-entry codes that no retry can fix: dead-letter the entry at once."""
-THROTTLING_CODES = frozenset(
-    {code_pb2.DEADLINE_EXCEEDED, code_pb2.RESOURCE_EXHAUSTED, code_pb2.ABORTED, code_pb2.UNAVAILABLE}
+DATA_ERROR_CODES = frozenset(
+    {code_pb2.INVALID_ARGUMENT, code_pb2.NOT_FOUND, code_pb2.FAILED_PRECONDITION, code_pb2.OUT_OF_RANGE}
 )
-"""Per-entry codes that, when nothing of a batch was written, mean the service is struggling."""
+"""Per-entry codes that no retry can fix: dead-letter the entry at once."""
+TRANSIENT_CODES = frozenset(
+    {
+        code_pb2.UNAVAILABLE,
+        code_pb2.RESOURCE_EXHAUSTED,
+        code_pb2.DEADLINE_EXCEEDED,
+        code_pb2.ABORTED,
+        code_pb2.CANCELLED,
+    }
+)
+"""Per-entry codes that are never the row's fault: retried until the operation's deadline, uncharged.
+Any other code (INTERNAL, UNKNOWN, ...) is ambiguous: charged, dead-lettered after ``max_entry_attempts``."""
 RETRYABLE_CALL_ERRORS = (
     api_exceptions.ServiceUnavailable,
     api_exceptions.DeadlineExceeded,
@@ -183,47 +199,48 @@ class _Operation:
         self.pending = list(range(size))
         self.failed: list[FailedEntry] = []
         self.attempts = 0
+        self.last_transient = ""
+        """What kept entries pending last time, for the error that fails the bundle at the deadline."""
         self._charged = [0] * size
         self._max_entry_attempts = max_entry_attempts
-        self._any_written = False
 
-    def settle(self, answers: Answers, call_error: Exception | None) -> bool:
-        """Sort the pending entries by the attempt's answers; True if the attempt was an outage."""
+    def settle(self, answers: Answers, call_error: Exception | None) -> int:
+        """Sort the pending entries by the attempt's answers; returns how many it wrote (the
+        service accepted work: for the adaptive throttler, a success, even if others failed)."""
         self.attempts += 1
-        retrying: list[tuple[int, int | None, str]] = []  # code None: unanswered
         failures, answered = answers
         if answered is None and not failures:  # the common case: every entry written
-            self._any_written = True
-            self.pending = []
-            return False
-        unanswered = (None, str(call_error or "no answer for this entry"))
+            written, self.pending = len(self.pending), []
+            return written
+        transient: dict[str, int] = {}
+        pending = []
+        written = 0
         for position, index in enumerate(self.pending):
             if position in failures:
                 code, message = failures[position]
             elif answered is None or position in answered:
-                code, message = code_pb2.OK, ""
-            else:
-                code, message = unanswered
-            if code == code_pb2.OK:
-                self._any_written = True
-            elif code in DATA_ERROR_CODES:
-                self.failed.append(_failure(index, code, message, 1))
-            else:
-                retrying.append((index, code, message))
-        outage = call_error is not None or (
-            not self._any_written and all(code in THROTTLING_CODES for _, code, _ in retrying)
-        )
-        self.pending = []
-        for index, code, message in retrying:
-            if code is None or (outage and code in THROTTLING_CODES):
-                self.pending.append(index)  # not the entry's fault: it is not charged
+                written += 1
                 continue
-            self._charged[index] += 1
-            if self._charged[index] >= self._max_entry_attempts:
-                self.failed.append(_failure(index, code, message, self._charged[index]))
             else:
-                self.pending.append(index)
-        return outage and bool(retrying)
+                code, message = None, "no answer for this row (the response stream broke off)"
+            if code in DATA_ERROR_CODES:
+                self.failed.append(_failure(index, code, message, 1))
+            elif code is None or code in TRANSIENT_CODES:
+                pending.append(index)  # not the entry's fault: it is not charged
+                name = "NO ANSWER" if code is None else status_name(code).upper()
+                transient[name] = transient.get(name, 0) + 1
+            else:
+                self._charged[index] += 1
+                if self._charged[index] >= self._max_entry_attempts:
+                    self.failed.append(_failure(index, code, message, self._charged[index]))
+                else:
+                    pending.append(index)
+        self.pending = pending
+        if call_error is not None:
+            self.last_transient = f"{type(call_error).__name__}: {message_line(call_error)}"
+        elif transient:
+            self.last_transient = ", ".join(f"{name} for {count} rows" for name, count in transient.items())
+        return written
 
 
 class BigtableBatchWriter:
@@ -269,8 +286,11 @@ class BigtableBatchWriter:
         while True:
             if call_error is not None and not isinstance(call_error, RETRYABLE_CALL_ERRORS):
                 raise call_error
-            outage = operation.settle(answers, call_error)
-            if self._throttler is not None and not outage:
+            if operation.settle(answers, call_error) and self._throttler is not None:
+                # Any entry written is a request the service accepted. Counting only attempts
+                # that wrote everything would, while a hot tablet refuses a share of each call,
+                # record no success at all, and Beam's throttler would then hold back nearly
+                # every attempt until the operation's deadline failed the bundle.
                 self._throttler.successful_request(time.time() * 1000)
             if not operation.pending:
                 break
@@ -279,7 +299,7 @@ class BigtableBatchWriter:
                 raise BigtableUnavailable(
                     f"{self._target.table_name}: {len(operation.pending)} rows still failing after "
                     f"{operation.attempts} attempts in {policy.operation_timeout_seconds:g}s: "
-                    f"{call_error or 'every row throttled'}"
+                    f"{operation.last_transient or 'ambiguous errors'}"
                 )
             delay = min(policy.backoff(operation.attempts), remaining)
             self._on_backoff(delay, len(operation.pending))

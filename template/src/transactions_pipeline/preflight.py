@@ -193,8 +193,10 @@ def check_input_files(pattern: str) -> None:
         try:
             with FileSystems.open(metadata.path, compression_type=CompressionTypes.AUTO) as handle:
                 header = first_line(handle)
-            check_header(excerpt(metadata.path), header)
+            check_header(message_line(metadata.path, limit=200), header)
         except UnusableInput as error:
             raise ConfigError(f"--input_file: {error}") from None
         except Exception as error:
-            raise ConfigError(f"--input_file: cannot read {excerpt(metadata.path)}: {message_line(error)}") from None
+            raise ConfigError(
+                f"--input_file: cannot read {message_line(metadata.path, limit=200)}: {message_line(error)}"
+            ) from None
