@@ -11,7 +11,7 @@ WITH_STACK := $(if $(wildcard $(STACK_ENV)),. ./$(STACK_ENV) &&,)
 # `make lookup USER=<id>`: only a USER given on the command line counts (not the login name).
 LOOKUP_USER := $(if $(filter command line,$(origin USER)),$(USER),)
 
-.PHONY: help install test unit integration lint format demo up down bench lookup deadletters lock metadata clean
+.PHONY: help install test unit integration lint format demo up down chaos bench lookup deadletters lock metadata clean
 
 help:
 	@echo "make demo         run the whole system on the local emulators"
@@ -21,6 +21,7 @@ help:
 	@echo "make lint         ruff check and ruff format --check"
 	@echo "make format       ruff format, and the fixable ruff checks"
 	@echo "make up / down    leave the local stack running in the background / stop it"
+	@echo "make chaos        the streaming job through a fault-injecting proxy (a busy Bigtable); prints what was lost: nothing"
 	@echo "make bench        benchmarks against their baselines, and the cost curve (~10 min); writes benchmarks/RESULTS.md"
 	@echo "make lookup USER=<user_id>   a user's latest transactions (from the stack make up started)"
 	@echo "make deadletters  the dead letters of that stack (transacoes-deadletters inspect)"
@@ -63,6 +64,10 @@ up: $(STAMP)
 
 down: $(STAMP)
 	$(BIN)/python -m transactions_tools.local.stack down
+
+# `make chaos CHAOS_ARGS="--messages 2000 --fault-seconds 60"`; see `python -m transactions_tools.local.chaos --help`.
+chaos: $(STAMP)
+	$(BIN)/python -m transactions_tools.local.chaos --log-dir $(LOG_DIR)/chaos $(CHAOS_ARGS)
 
 # `make bench BENCH_ARGS="--only sink --rounds 5"` to narrow it; see `python -m benchmarks --help`.
 bench: $(STAMP)

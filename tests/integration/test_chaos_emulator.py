@@ -150,3 +150,22 @@ def test_the_backfill_writes_every_row_through_a_busy_cluster(emulators, unique,
         assert table_digest(busy.table) == table_digest(calm.table)
         assert table_digest(busy.table)[0] == 500
     assert pull_dead_letters(busy, 1, timeout=3) == []
+
+
+def test_make_chaos_runs_its_scenario_and_reports_nothing_lost(emulators, tmp_path):
+    """``make chaos``'s command, smaller: its own job and proxy on the emulators, a report, exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "transactions_tools.local.chaos", "--messages", "120", "--fault-seconds", "8"]
+        + ["--log-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ.copy(),
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "written         120 rows" in done.stdout and "dead-lettered   0" in done.stdout
+    assert "OK: every valid row written, no write dead letter" in done.stdout
