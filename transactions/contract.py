@@ -93,6 +93,8 @@ class Transaction(NamedTuple):
     payment_method: str
     purchase_date: str
     event_time_ms: int
+    final_price_cents: int
+    """``final_price`` in whole cents, for sums (the rollups add it up exactly)."""
 
 
 def parse_transaction(data: bytes) -> Transaction:
@@ -178,6 +180,7 @@ def validate_record(record: dict) -> Transaction:
         payment_method,
         purchase_date,
         event_time_ms,
+        final_cents,
     )
 
 

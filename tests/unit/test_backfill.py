@@ -28,6 +28,7 @@ def test_a_good_line_keeps_ids_as_text_and_takes_its_ids_and_time_from_the_file(
         payment_method="Credit Card",
         purchase_date="2024-04-12",
         event_time_ms=1712880000000,  # 2024-04-12T00:00:00.000Z
+        final_price_cents=24233,
     )
     assert len(file_digest(PATH)) == 12 and file_digest(PATH) != file_digest(PATH + "x")
 

@@ -28,6 +28,7 @@ def test_valid_message_is_parsed_exactly():
         "UPI",
         "2024-01-01",
         1_764_969_232_076,
+        29880,
     )
 
 
