@@ -39,9 +39,9 @@ def bigtable_table(name: str):
     return bigtable.Client(project=defaults.PROJECT, admin=True).instance(defaults.INSTANCE).table(name)
 
 
-def fresh_table(name: str, family: str = defaults.COLUMN_FAMILY) -> None:
-    """Create the table (``family``, one version) if needed, and empty it."""
-    create_table(defaults.PROJECT, defaults.INSTANCE, name, family, log=lambda _: None)
+def fresh_table(name: str, families: tuple[str, ...] = (defaults.COLUMN_FAMILY,)) -> None:
+    """Create the table (``families``, one version each) if needed, and empty it."""
+    create_table(defaults.PROJECT, defaults.INSTANCE, name, families, log=lambda _: None)
     bigtable_table(name).truncate(timeout=300)
 
 
@@ -84,7 +84,7 @@ def run_sizes(
         if tables[name]:
             fresh_table(tables[name])
         if name == "rollups":
-            fresh_table(rollups_table(ours), rollup_layout.FAMILY)
+            fresh_table(rollups_table(ours), rollup_layout.FAMILIES)
 
     points, goal_medians, every_size = [], {}, []
     for size in sizes:

@@ -107,9 +107,6 @@ def job_config(table: str, dead_letter_topic: str, input_file: str, **extra) -> 
 
 
 def _write(rows, contender: str, table: str, dead_letter_topic: str = "") -> None:
-    if contender == "rollups":
-        write_rollups(rows, job_config(table, dead_letter_topic, "unused", rollups_table=rollups_table(table)))
-        contender = "ours"
     if contender == "floor":
         rows | "Drop" >> beam.ParDo(_Drop())
     elif contender == "baseline":
@@ -119,6 +116,10 @@ def _write(rows, contender: str, table: str, dead_letter_topic: str = "") -> Non
 
         direct_rows = rows | "ToDirectRow" >> beam.Map(to_direct_row, FAMILY)
         direct_rows | "WriteToBigTable" >> WriteToBigTable(PROJECT, INSTANCE, table, use_cross_language=False)
+    elif contender == "rollups":  # ours, and the rollups of what it wrote, as the job adds them
+        target = BigtableTarget(PROJECT, INSTANCE, table, FAMILY)
+        _, written = rows | "WriteToBigtable" >> WriteToBigtable(target, emit_written=True)
+        write_rollups(written, job_config(table, dead_letter_topic, "unused", rollups_table=rollups_table(table)))
     else:
         rows | "WriteToBigtable" >> WriteToBigtable(BigtableTarget(PROJECT, INSTANCE, table, FAMILY))
 

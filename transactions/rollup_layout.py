@@ -1,15 +1,23 @@
-"""The Bigtable layout of the live rollups: their family, row keys (and inverse) and cells.
+"""The Bigtable layout of the live rollups: their families, row keys (and inverse) and cells.
 
-Two rollups, in event time (UTC), in the rollups table's family ``agg``:
+Two rollups, in event time (UTC), one row per window:
 
-- per category and minute, ``category#<category>#<YYYYMMDDHHMM>``: ``count``, ``revenue``;
-- per user and day, ``user#<user_id>#<YYYYMMDD>``: ``count``, ``spend``.
+- per category and minute, ``category#<category>#<YYYYMMDDHHMM>``;
+- per user and day, ``user#<user_id>#<YYYYMMDD>``.
 
 A category may contain ``#``, so a key is read from the right: the time suffix has a fixed
-width and never contains ``#``. ``count`` is a decimal integer; ``revenue`` and ``spend`` are
-sums of ``final_price`` in whole cents, written with two decimals. Each cell's timestamp is
-the end of its window, so every firing of a window rewrites the same cells and, with one
-version kept, a reader sees one current total. Design notes: ``docs/rollups.md``.
+width and never contains ``#``. Each row holds two families (``docs/rollups.md`` says why):
+
+- ``agg``: ``count`` and ``revenue`` (or ``spend``), the exact totals over every transaction
+  counted for the window by any writer, each once. ``count`` is a decimal integer; the money is
+  the sum of ``final_price`` in whole cents, written with two decimals. Their timestamp is their
+  *version*: the window's end plus ``count`` milliseconds (:func:`totals_timestamp_micros`), so
+  that a total that counts more transactions always wins, whatever order writers finish in; a
+  reader takes the newest cell (one version is kept).
+- ``ids``: per writer generation (a job run, or a backfill's files), the transaction ids it
+  counted for the window with their cents (:func:`encode_sales`), in parts of at most
+  ``PART_BYTES``: qualifier ``<generation>#<part>``. This is what lets a new job, a backfill or
+  a late event count each transaction once across everything written before it.
 """
 
 from __future__ import annotations
@@ -20,7 +28,13 @@ from typing import NamedTuple
 from transactions.formats import format_cents
 
 FAMILY = "agg"
-"""The column family of the rollup cells (garbage collection: keep one version)."""
+"""The column family of the totals (garbage collection: keep one version)."""
+IDS_FAMILY = "ids"
+"""The column family of each writer generation's counted transactions (keep one version)."""
+FAMILIES = (FAMILY, IDS_FAMILY)
+PART_BYTES = 1024 * 1024
+"""The most bytes of counted transactions in one ``ids`` cell."""
+PART_SEPARATOR = "#"
 
 SEPARATOR = "#"
 COUNT = b"count"
@@ -97,3 +111,42 @@ def cents(money: bytes) -> int:
 def cells(rollup: Rollup, count: int, total_cents: int) -> tuple[tuple[bytes, bytes], ...]:
     """``count`` and ``revenue`` (or ``spend``), as UTF-8 text."""
     return ((COUNT, str(count).encode()), (rollup.money, format_cents(total_cents).encode()))
+
+
+def totals_timestamp_micros(window_end_ms: int, count: int) -> int:
+    """The version of a window's totals: its end plus ``count`` ms (Bigtable wants whole ms).
+
+    Transactions are only ever added to a window, so a total that counts more of them is the
+    newer truth; stamping by count makes Bigtable keep it, in whichever order two writers' totals
+    land. (A total stamped at the window's end, as the first layout did, is older than any.)
+    """
+    return (window_end_ms + count) * 1000
+
+
+def ids_qualifier(generation: str, part: int) -> bytes:
+    return f"{generation}{PART_SEPARATOR}{part:03d}".encode()
+
+
+def encode_sales(sales: dict[str, int]) -> list[bytes]:
+    """A generation's counted transactions as ``ids`` cell values: ``<id> <cents>`` lines, in id
+    order, cut into parts of at most ``PART_BYTES``."""
+    parts: list[bytes] = []
+    lines: list[str] = []
+    size = 0
+    for transaction_id in sorted(sales):
+        line = f"{transaction_id} {sales[transaction_id]}"
+        if lines and size + len(line) + 1 > PART_BYTES:
+            parts.append("\n".join(lines).encode())
+            lines, size = [], 0
+        lines.append(line)
+        size += len(line) + 1
+    parts.append("\n".join(lines).encode())
+    return parts
+
+
+def decode_sales(value: bytes, into: dict[str, int]) -> None:
+    """Add the transactions of one ``ids`` cell to ``into`` (an id already there keeps its cents)."""
+    for line in value.decode().split("\n"):
+        if line:
+            transaction_id, _, cents = line.rpartition(" ")
+            into.setdefault(transaction_id, int(cents))

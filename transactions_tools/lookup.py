@@ -69,7 +69,7 @@ def rollup_windows(table, rollup: Rollup, name: str, windows: int, until_ms: int
     start, end = rollup_layout.key_range(rollup, name, first, last)
     row_set = RowSet()
     row_set.add_row_range_from_keys(start_key=start, end_key=end)
-    found = [_rollup_record(rollup, row) for row in table.read_rows(row_set=row_set)]
+    found = [_rollup_record(rollup, row) for row in table.read_rows(row_set=row_set, filter_=totals_only())]
     return [record for record in reversed(found) if record[rollup.keyed_by] == name]
 
 
@@ -81,9 +81,17 @@ def latest_category_minutes(table, minutes: int, until_ms: int) -> list[dict[str
     first = rollup_layout.window_start_ms(rollup, until_ms) - (minutes - 1) * rollup.window_seconds * 1000
     row_set = RowSet()
     row_set.add_row_range_with_prefix(f"{rollup.prefix}{rollup_layout.SEPARATOR}")
-    records = [_rollup_record(rollup, row) for row in table.read_rows(row_set=row_set)]
+    records = [_rollup_record(rollup, row) for row in table.read_rows(row_set=row_set, filter_=totals_only())]
     recent = [r for r in records if first <= int(r["start_ms"]) <= until_ms]
     return sorted(recent, key=lambda r: (-int(r["start_ms"]), r["category"]))
+
+
+def totals_only():
+    """A rollup row's current totals: family ``agg``, the newest cell of each column (the one that
+    counts the most transactions), never the ``ids`` family: one small read per window."""
+    from google.cloud.bigtable.row_filters import CellsColumnLimitFilter, FamilyNameRegexFilter, RowFilterChain
+
+    return RowFilterChain([FamilyNameRegexFilter(rollup_layout.FAMILY), CellsColumnLimitFilter(1)])
 
 
 def _rollup_record(rollup: Rollup, row) -> dict[str, str]:

@@ -81,13 +81,13 @@ def provision(resources: Resources, log=print) -> None:
     finally:
         subscriber.close()
     bigtable_project = resources.bigtable_project or resources.project
-    create_table(bigtable_project, resources.instance, resources.table, resources.column_family, log)
+    create_table(bigtable_project, resources.instance, resources.table, (resources.column_family,), log)
     if resources.rollups_table:
-        create_table(bigtable_project, resources.instance, resources.rollups_table, defaults.ROLLUP_FAMILY, log)
+        create_table(bigtable_project, resources.instance, resources.rollups_table, defaults.ROLLUP_FAMILIES, log)
 
 
-def create_table(project: str, instance: str, table_id: str, family: str, log=print) -> None:
-    """The table with ``family`` keeping one version; adds the family to an existing table."""
+def create_table(project: str, instance: str, table_id: str, families: tuple[str, ...], log=print) -> None:
+    """The table with ``families``, each keeping one version; adds a missing family to an existing table."""
     from google.cloud import bigtable
     from google.cloud.bigtable import column_family
 
@@ -96,13 +96,19 @@ def create_table(project: str, instance: str, table_id: str, family: str, log=pr
     name = resource_names.table_path(project, instance, table_id)
     keep_one = column_family.MaxVersionsGCRule(1)
     if not table.exists():
-        _create(lambda: table.create(column_families={family: keep_one}), f"table {name}", log)
+        _create(
+            lambda: table.create(column_families=dict.fromkeys(families, keep_one)),
+            f"table {name} ({', '.join(families)})",
+            log,
+        )
         return
-    if family not in table.list_column_families():
-        table.column_family(family, keep_one).create()
-        log(f"created column family {family} in {name}")
-    else:
-        log(f"exists: table {name} with family {family}")
+    present = table.list_column_families()
+    for family in families:
+        if family not in present:
+            table.column_family(family, keep_one).create()
+            log(f"created column family {family} in {name}")
+        else:
+            log(f"exists: table {name} with family {family}")
 
 
 def _create(action, what: str, log) -> None:

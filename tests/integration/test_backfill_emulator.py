@@ -107,7 +107,8 @@ def test_a_file_read_in_many_ranges_gives_the_same_table_and_dead_letters_as_in_
             | beam.FlatMap(lambda b: b.source.read(b.source.get_range_tracker(b.start_position, b.stop_position)))
         )
         config = job_config(resources, input_subscription=None, input_file=str(path))
-        write_rows(parse_and_validate(records, parse_csv_line), config) | PublishDeadLetters(config.dead_letter_topic)
+        dead_letters, _ = write_rows(parse_and_validate(records, parse_csv_line), config)
+        dead_letters | PublishDeadLetters(config.dead_letter_topic)
         pipeline.run().wait_until_finish()
         letters = pull_dead_letters(resources, 9, timeout=30)
         results[ranges] = (

@@ -159,8 +159,10 @@ def test_make_chaos_runs_its_scenario_and_reports_nothing_lost(emulators, tmp_pa
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "transactions_tools.local.chaos", "--messages", "120", "--fault-seconds", "8"]
-        + ["--log-dir", str(tmp_path)],
+        [
+            *(sys.executable, "-m", "transactions_tools.local.chaos"),
+            *("--messages", "120", "--fault-seconds", "8", "--log-dir", str(tmp_path)),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

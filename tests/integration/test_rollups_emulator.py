@@ -44,16 +44,21 @@ def expected_totals(records, rollup, field: str, keep=lambda record: True) -> di
     size = rollup.window_seconds * 1000
     return {
         rollup_layout.rollup_key(rollup, name, start): {
-            rollup_layout.COUNT: [(str(count).encode(), (start + size) * 1000)],
-            rollup.money: [(f"{money:.2f}".encode(), (start + size) * 1000)],
+            rollup_layout.COUNT: [(str(count).encode(), rollup_layout.totals_timestamp_micros(start + size, count))],
+            rollup.money: [(f"{money:.2f}".encode(), rollup_layout.totals_timestamp_micros(start + size, count))],
         }
         for (name, start), (count, money) in totals.items()
     }
 
 
 def rollups_of(resources, prefix: bytes) -> dict:
+    """The totals a reader sees (the newest cell of each column), under ``prefix``."""
     rows = read_rows(resources, resources.rollups_table, rollup_layout.FAMILY)
-    return {key: cells for key, cells in rows.items() if key.startswith(prefix)}
+    return {
+        key: {qualifier: [max(versions, key=lambda v: v[1])] for qualifier, versions in cells.items()}
+        for key, cells in rows.items()
+        if key.startswith(prefix)
+    }
 
 
 def wait_for_rollups(resources, prefix: bytes, expected: dict, timeout: float = 120) -> dict:
@@ -144,10 +149,10 @@ def test_a_backfill_writes_per_user_days_that_match_the_csv(emulators, unique, t
             total[1] += Decimal(row["Final_Price(Rs.)"]).quantize(CENT, ROUND_HALF_UP)
     wanted = {}
     for (user, day), (count, money) in totals.items():
-        day_end_micros = int((day + timedelta(days=1)).timestamp()) * 1_000_000
+        version = rollup_layout.totals_timestamp_micros(int((day + timedelta(days=1)).timestamp()) * 1000, count)
         wanted[f"user#{user}#{day:%Y%m%d}".encode()] = {
-            b"count": [(str(count).encode(), day_end_micros)],
-            b"spend": [(f"{money:.2f}".encode(), day_end_micros)],
+            b"count": [(str(count).encode(), version)],
+            b"spend": [(f"{money:.2f}".encode(), version)],
         }
     assert len(wanted) > 10
     assert rollups_of(resources, b"user#") == wanted

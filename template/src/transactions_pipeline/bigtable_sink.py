@@ -55,11 +55,16 @@ MAX_BATCHES_IN_FLIGHT = 2
 and memory stays bounded."""
 
 
-Kept = tuple[int, bytes, tuple[tuple[str, str], ...]]
-"""What the sink keeps of a row until its batch is settled: its timestamp, and its source's data
-and attributes for a dead letter. Only bytes, strings and ints: CPython's collector stops
-tracking such tuples, so thousands of rows waiting for Bigtable cost it nothing, where the rows
-and their source messages would be rescanned at every collection."""
+Kept = tuple[int, bytes, tuple[tuple[str, str], ...], object]
+"""What the sink keeps of a row until its batch is settled: its timestamp, its source's data and
+attributes for a dead letter, and (when it reports what it wrote) its sale and arrival. Only
+bytes, strings, ints and tuples of them: CPython's collector stops tracking such tuples, so
+thousands of rows waiting for Bigtable cost it nothing, where the rows and their source messages
+would be rescanned at every collection."""
+
+WRITTEN = "written"
+"""The sink's second output, with ``emit_written``: per settled batch, one tuple of
+``(sale, arrival ms or None)`` for its written rows. The rollups count only those."""
 
 
 class Connection(NamedTuple):
@@ -92,19 +97,20 @@ class _WriteRowsFn(beam.DoFn):
         client_factory: ConnectionFactory = bigtable_connection,
         adaptive_throttling: bool = False,
         report_freshness: bool = False,
-        metric_prefix: str = "",
+        emit_written: bool = False,
     ) -> None:
         self._target = target
+        self._emit_written = emit_written
         self._limits = limits
         self._policy = policy
         self._client_factory = client_factory
         self._adaptive_throttling = adaptive_throttling
         self._report_freshness = report_freshness
         self._freshness = Metrics.distribution(metrics.NAMESPACE, metrics.WRITE_FRESHNESS_MS)
-        self._written = Metrics.counter(metrics.NAMESPACE, metric_prefix + metrics.WRITTEN)
-        self._retries = Metrics.counter(metrics.NAMESPACE, metric_prefix + metrics.WRITE_RETRIES)
-        self._write_failed = Metrics.counter(metrics.NAMESPACE, metric_prefix + metrics.WRITE_FAILED)
-        self._rows_per_call = Metrics.distribution(metrics.NAMESPACE, metric_prefix + metrics.ROWS_PER_WRITE_CALL)
+        self._written = Metrics.counter(metrics.NAMESPACE, metrics.WRITTEN)
+        self._retries = Metrics.counter(metrics.NAMESPACE, metrics.WRITE_RETRIES)
+        self._write_failed = Metrics.counter(metrics.NAMESPACE, metrics.WRITE_FAILED)
+        self._rows_per_call = Metrics.distribution(metrics.NAMESPACE, metrics.ROWS_PER_WRITE_CALL)
 
     def display_data(self) -> dict:
         target = self._target
@@ -164,7 +170,8 @@ class _WriteRowsFn(beam.DoFn):
         ):
             sent = self._send()
         source = row.source
-        self._rows.append((row.timestamp_micros, source.data, tuple(source.attributes.items())))
+        counted = (row.sale, _arrival_ms(source)) if self._emit_written else None
+        self._rows.append((row.timestamp_micros, source.data, tuple(source.attributes.items()), counted))
         self._entries.append(entry)
         self._bytes += size
         self._mutations += mutations
@@ -203,19 +210,26 @@ class _WriteRowsFn(beam.DoFn):
         if outcome.retried:
             self._retries.inc(outcome.retried)
         self._throttled.add(outcome.waited_seconds)
+        failed = {failure.index for failure in outcome.failed}
         if self._report_freshness:
-            self._update_freshness(rows, {failure.index for failure in outcome.failed})
+            self._update_freshness(rows, failed)
         self._report_lineage_once()
+        outputs = []
+        if self._emit_written:
+            written = tuple(kept[3] for index, kept in enumerate(rows) if index not in failed)
+            outputs.append(beam.pvalue.TaggedOutput(WRITTEN, GlobalWindows.windowed_value(written)))
         if not outcome.failed:
-            return []
+            return outputs
         self._write_failed.inc(len(outcome.failed))
         _LOG.warning("%d of %d rows not written; dead-lettering them", len(outcome.failed), len(rows))
-        return [_write_dead_letter(rows[failure.index], failure.reason, failure.detail) for failure in outcome.failed]
+        return outputs + [
+            _write_dead_letter(rows[failure.index], failure.reason, failure.detail) for failure in outcome.failed
+        ]
 
     def _update_freshness(self, rows: list[Kept], failed: set[int]) -> None:
         now_micros = time.time_ns() // 1000
         update = self._freshness.update
-        for index, (timestamp_micros, _, _) in enumerate(rows):
+        for index, (timestamp_micros, _, _, _) in enumerate(rows):
             if index not in failed:
                 update((now_micros - timestamp_micros) // 1000)
 
@@ -234,9 +248,15 @@ def adaptive_throttler():
     return AdaptiveThrottler(window_ms=120_000, bucket_ms=1_000, overload_ratio=1.25)
 
 
+def _arrival_ms(source) -> int | None:
+    """When a Pub/Sub message was published (its arrival in the stream); None for a CSV line."""
+    published = getattr(source, "publish_time", None)
+    return None if published is None else int(published.timestamp() * 1000)
+
+
 def _write_dead_letter(row: Kept, reason: str, detail: str) -> WindowedValue:
     """The row's source as a write dead letter, in the global window at the row's event time."""
-    timestamp_micros, data, attributes = row
+    timestamp_micros, data, attributes, _ = row
     letter = dead_letter(data, dict(attributes), "write", reason, detail)
     return GlobalWindows.windowed_value(letter, Timestamp(micros=timestamp_micros))
 
@@ -246,7 +266,7 @@ class WriteToBigtable(beam.PTransform):
 
     Each row's ``source`` must have ``data`` and ``attributes`` (a Pub/Sub message, or a CSV
     line wrapped the same way), which become the dead letter if the row cannot be written.
-    ``metric_prefix`` keeps a second writer's counts apart (``rollup_written``).
+    With ``emit_written`` it returns a pair instead: the dead letters, and :data:`WRITTEN`.
     """
 
     def __init__(
@@ -257,14 +277,18 @@ class WriteToBigtable(beam.PTransform):
         client_factory: ConnectionFactory = bigtable_connection,
         adaptive_throttling: bool = False,
         report_freshness: bool = False,
-        metric_prefix: str = "",
+        emit_written: bool = False,
     ) -> None:
         super().__init__()
         self._fn = _WriteRowsFn(
-            target, limits, policy, client_factory, adaptive_throttling, report_freshness, metric_prefix
+            target, limits, policy, client_factory, adaptive_throttling, report_freshness, emit_written
         )
+        self._emit_written = emit_written
 
     def expand(self, rows):
         if not isinstance(rows.windowing.windowfn, GlobalWindows):
             raise ValueError("WriteToBigtable takes rows in the global window (re-window them first)")
-        return rows | "WriteBatches" >> beam.ParDo(self._fn)
+        if not self._emit_written:
+            return rows | "WriteBatches" >> beam.ParDo(self._fn)
+        outputs = rows | "WriteBatches" >> beam.ParDo(self._fn).with_outputs(WRITTEN, main="dead_letters")
+        return outputs["dead_letters"], outputs[WRITTEN]

@@ -33,11 +33,14 @@ THROTTLED_SECONDS = "cumulativeThrottlingSeconds"
 seconds spent backing off from a service and does not add workers for that share of the time."""
 
 ROLLUP_PREFIX = "rollup_"
-"""The rollups' writer counts under ``rollup_written``, ``rollup_write_retries``, ``rollup_write_failed``."""
+"""The rollups' writer counts under ``rollup_written``, ``rollup_write_retries``, ``rollup_write_failed``
+(rows of both families: a window's counted ids, then its totals)."""
 ROLLUP_TOO_LATE = "rollup_too_late"
 """(Event, rollup) pairs left out of a rollup for arriving after its window's allowed lateness;
 the event's transaction row is written all the same."""
 ROLLUP_WRITTEN = ROLLUP_PREFIX + WRITTEN
+ROLLUP_MERGED = "rollup_merged"
+"""Windows whose totals took in another writer generation's counts (a restarted job, a backfill)."""
 
 COUNTERS = (
     READ,
@@ -52,6 +55,7 @@ COUNTERS = (
     ROLLUP_PREFIX + WRITE_RETRIES,
     ROLLUP_PREFIX + WRITE_FAILED,
     ROLLUP_TOO_LATE,
+    ROLLUP_MERGED,
 )
 DISTRIBUTIONS = (ROWS_PER_WRITE_CALL, WRITE_FRESHNESS_MS, ROLLUP_PREFIX + ROWS_PER_WRITE_CALL)
 PREFIXES = (INVALID_BY_REASON, DEAD_LETTERED_BY_REASON)

@@ -144,7 +144,8 @@ PARAMETERS = (
         "rollups_table",
         "Rollups Bigtable table ID",
         "Also keep live totals in this table: per category and minute, and per user and day, in "
-        f"event time (family '{rollup_layout.FAMILY}', which transacoes-provision creates). Empty "
+        f"event time, exact across restarts and backfills (families '{rollup_layout.FAMILY}' and "
+        f"'{rollup_layout.IDS_FAMILY}', which transacoes-provision creates). Empty "
         "means no rollups: the job then writes transaction rows only.",
         "transacoes_rollups",
         "bigtable_table",

@@ -92,24 +92,24 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
         records = pipeline | STEP_READ >> ReadCsvLines(config.input_file)
         parse = parse_csv_line
     parsed = parse_and_validate(records, parse)
-    write_dead_letters = write_rows(parsed, config)
+    write_dead_letters, written = write_rows(parsed, config)
     write_dead_letters | STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
-    if config.rollups_table:
-        write_rollups(parsed[ROWS], config)
+    if written is not None:
+        write_rollups(written, config)
 
 
-def write_rollups(rows, config: JobConfig) -> None:
-    """The live rollups of the valid rows, written to the rollups table (``docs/rollups.md``).
+def write_rollups(written, config: JobConfig, generation: str | None = None) -> None:
+    """The live rollups of the written rows, in the rollups table (``docs/rollups.md``).
 
     Steps of their own, added next to the transaction steps: a job without rollups has exactly
-    the graph it had before, and turning them on with ``--update`` only adds steps.
+    the graph it had before. ``generation`` names this writer's counts (default: a new one for a
+    stream's launch, the input's for a backfill: :func:`rollups.writer_generation`).
     """
     rollup_target = bigtable_target(config, config.rollups_table, rollup_layout.FAMILY)
+    generation = generation or rollups.writer_generation(config.streaming, config.input_file)
     failures = rollups.rollup_rows(
-        rows, config.streaming, config.rollup_allowed_lateness_seconds
-    ) | rollups.STEP_WRITE >> WriteToBigtable(
-        rollup_target, adaptive_throttling=not config.streaming, metric_prefix=metrics.ROLLUP_PREFIX
-    )
+        written, config.streaming, config.rollup_allowed_lateness_seconds
+    ) | rollups.STEP_WRITE >> rollups.WriteRollups(rollup_target, generation, adaptive_throttling=not config.streaming)
     failures | rollups.STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
 
 
@@ -130,13 +130,19 @@ def parse_and_validate(records, parse=parse_message):
 
 
 def write_rows(parsed, config: JobConfig):
-    """Write the valid rows of ``parsed``; return every dead letter (parse and write)."""
+    """Write the valid rows of ``parsed``; return every dead letter (parse and write), and, when
+    the job keeps rollups, what was written (else None)."""
+    written = None
     write_failures = parsed[ROWS] | STEP_WRITE >> WriteToBigtable(
         bigtable_target(config),
         adaptive_throttling=not config.streaming,  # a bulk load yields to the live stream
         report_freshness=config.streaming,  # a backfill's event times are history
+        emit_written=bool(config.rollups_table),
     )
-    return (parsed[DEAD_LETTERS], write_failures) | STEP_COLLECT_DEAD_LETTERS >> beam.Flatten()
+    if config.rollups_table:
+        write_failures, written = write_failures
+    dead_letters = (parsed[DEAD_LETTERS], write_failures) | STEP_COLLECT_DEAD_LETTERS >> beam.Flatten()
+    return dead_letters, written
 
 
 def run(options: PipelineOptions, config: JobConfig):

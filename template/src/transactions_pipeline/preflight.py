@@ -126,8 +126,9 @@ def check_bigtable(config: JobConfig) -> None:
 
 
 def check_rollups_table(config: JobConfig) -> None:
-    """The rollups table exists, with the rollups' family ``agg``."""
-    _check_table(config, "rollups_table", config.rollups_table, None, rollup_layout.FAMILY)
+    """The rollups table exists, with the rollups' families ``agg`` and ``ids``."""
+    for family in rollup_layout.FAMILIES:
+        _check_table(config, "rollups_table", config.rollups_table, None, family)
 
 
 def _check_table(config: JobConfig, table_parameter: str, table_id: str, family_parameter, family: str) -> None:
