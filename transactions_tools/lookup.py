@@ -7,6 +7,7 @@ package's (:mod:`transactions.layout`, :mod:`transactions.rollup_layout`).
     transacoes-lookup 02428050 [--limit 5] [--project P --instance I --table T]
     transacoes-lookup --category Books [--minutes 5] [--until 2025-12-05T21:20] [--rollups-table T]
     transacoes-lookup --user-days 02428050 [--days 7] [--until 2025-12-05]
+    transacoes-lookup ... --json     (what is shown, as one JSON document)
 
 A user's transactions come from one prefix scan, newest first; a rollup's windows from one
 key-range scan over the windows that end by ``--until`` (default: now, UTC), newest first.
@@ -15,6 +16,7 @@ key-range scan over the windows that end by ``--until`` (default: now, UTC), new
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import warnings
@@ -153,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instance", default=os.environ.get("BIGTABLE_INSTANCE", defaults.INSTANCE))
     parser.add_argument("--table", default=os.environ.get("BIGTABLE_TABLE", defaults.TABLE))
     parser.add_argument("--column-family", default=defaults.COLUMN_FAMILY)
+    parser.add_argument("--json", action="store_true", help="print what is shown as one JSON document, for scripts")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message="Connecting to Bigtable emulator")
     if sum(x is not None for x in (args.user_id, args.category, args.user_days)) != 1:
@@ -188,6 +191,9 @@ def _transactions(args: argparse.Namespace) -> int:
         return 2
     table = open_table(args.project, args.instance, args.table)
     records = latest_transactions(table, args.user_id, args.limit, args.column_family)
+    if args.json:
+        print(json.dumps({"user_id": args.user_id, "table": args.table, "transactions": records}, indent=2))
+        return 0
     if not records:
         print(f"no transactions for user {excerpt(args.user_id)} in {args.table}")
         return 0
@@ -209,6 +215,10 @@ def _rollups(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(f"--until: {excerpt(args.until)} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM")
     table = open_table(args.project, args.instance, args.rollups_table)
     records = rollup_windows(table, rollup, name, windows, until_ms)
+    if args.json:
+        document = {rollup.keyed_by: name, "rollup": rollup.name, "table": args.rollups_table, "windows": records}
+        print(json.dumps(document, indent=2))
+        return 0
     unit = "minutes" if rollup == rollup_layout.CATEGORY_MINUTE else "days"
     if not records:
         print(f"no {rollup.name} totals for {excerpt(name)} in the last {windows} {unit} of {args.rollups_table}")

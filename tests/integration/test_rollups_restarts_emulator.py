@@ -104,6 +104,27 @@ def test_a_stream_split_across_two_jobs_keeps_every_total_exact(emulators, uniqu
         wait_for_rows(resources, 80)
         seen = assert_rollups_are_the_rows_totals(resources)
     assert seen[user_day][0] == b"80"
+    _lookup_json_reads_the_same(resources, day_start)
+
+
+def _lookup_json_reads_the_same(resources, day_start: int) -> None:
+    """``transacoes-lookup --json``: the user-day a reader sees, and the user's latest rows, for scripts."""
+    import contextlib
+    import io
+    import json
+
+    from transactions_tools import lookup
+
+    where = ["--table", resources.table, "--rollups-table", resources.rollups_table]
+    day = datetime.fromtimestamp(day_start / 1000, UTC).strftime("%Y-%m-%d")
+    for argv, check in (
+        (["--user-days", "ana", "--days", "1", "--until", day, "--json"], lambda d: d["windows"][0]["count"] == "80"),
+        (["ana", "--limit", "3", "--json"], lambda d: len(d["transactions"]) == 3),
+    ):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert lookup.main([*argv, *where]) == 0
+        assert check(json.loads(out.getvalue())), out.getvalue()
 
 
 def test_a_backfill_over_a_streamed_day_adds_to_its_totals_exactly(emulators, unique, tmp_path):

@@ -144,8 +144,9 @@ def _rollups(resources: provision.Resources, observer: Observer, user: str, star
     print(f"  {counted} transactions counted in the run's minutes (this run wrote {observer.written} rows)")
     print()
     print(format_table(rollup_windows(table, day, user, 2, int(time.time() * 1000)), rollup_columns(day)))
-    print(f"same with cbt: {cbt} read {resources.rollups_table} prefix='category#'")
-    print(f"               {cbt} read {resources.rollups_table} prefix='user#{user}#'")
+    totals = "cells-per-column=1 columns=agg:count,agg:revenue,agg:spend"
+    print(f"same with cbt: {cbt} read {resources.rollups_table} prefix='category#' {totals}")
+    print(f"               {cbt} read {resources.rollups_table} prefix='user#{user}#' {totals}")
 
 
 def _follow(stack: local_stack.Stack, producer, observer: Observer, log_dir: Path, timeout: float) -> int:
