@@ -73,3 +73,21 @@ def check_names(
         if not resource_names.is_valid(kind, value):
             flag = "--" + option.replace("_", "-")
             parser.error(f"{flag}: {excerpt(value)} is not {resource_names.DESCRIPTIONS[kind]}")
+
+
+def run_against_google(command: Callable[[], int], service: str, failure_code: int) -> int:
+    """``command()``, with what Google's libraries raise turned into one line and an exit code:
+    missing credentials exit 2 (:func:`credentials_problem`); a call that failed, after the
+    library's retries, ``failure_code``. (The libraries are imported here, not at the top: this
+    package must import without them.)"""
+    from google.api_core import exceptions as api_exceptions
+    from google.auth.exceptions import GoogleAuthError
+
+    try:
+        return command()
+    except GoogleAuthError as error:
+        print(f"error: {credentials_problem(error)}", file=sys.stderr)
+        return 2
+    except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
+        print(f"error: {service} failed: {type(error).__name__}: {message_line(error)}", file=sys.stderr)
+        return failure_code

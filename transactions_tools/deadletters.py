@@ -34,7 +34,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from transactions import attributes, resource_names
-from transactions.cli_errors import ArgumentParser, credentials_problem, finite_number
+from transactions.cli_errors import ArgumentParser, finite_number, run_against_google
 from transactions.excerpt import excerpt, message_line
 
 LEASE_SECONDS = 600
@@ -409,20 +409,10 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         print(f"error: {'; '.join(problems)}", file=sys.stderr)
         return 2
-    from google.api_core import exceptions as api_exceptions
-    from google.auth.exceptions import GoogleAuthError
-
-    try:
-        return inspect(args) if args.command == "inspect" else replay(args)
+    try:  # on any failure, whatever was pulled has been handed back (deadline 0) on the way out
+        return run_against_google(lambda: inspect(args) if args.command == "inspect" else replay(args), "Pub/Sub", 3)
     except Unreachable as error:
         print(f"error: {error}", file=sys.stderr)
-        return 3
-    except GoogleAuthError as error:
-        print(f"error: {credentials_problem(error)}", file=sys.stderr)
-        return 2
-    except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
-        # Whatever was pulled has been handed back (deadline 0) on the way out.
-        print(f"error: Pub/Sub failed: {type(error).__name__}: {message_line(error)}", file=sys.stderr)
         return 3
 
 

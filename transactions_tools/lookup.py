@@ -22,11 +22,8 @@ import sys
 import warnings
 from datetime import UTC, datetime
 
-from google.api_core import exceptions as api_exceptions
-from google.auth.exceptions import GoogleAuthError
-
-from transactions import layout, resource_names, rollup_layout
-from transactions.cli_errors import ArgumentParser, credentials_problem, finite_number
+from transactions import layout, rollup_layout
+from transactions.cli_errors import ArgumentParser, check_names, finite_number, run_against_google
 from transactions.excerpt import excerpt, message_line
 from transactions.formats import epoch_ms_to_rfc3339
 from transactions.rollup_layout import Rollup
@@ -160,20 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="Connecting to Bigtable emulator")
     if sum(x is not None for x in (args.user_id, args.category, args.user_days)) != 1:
         parser.error("give exactly one of: a user id, --category NAME, --user-days USER_ID")
-    for option, kind in NAMED_OPTIONS:
-        value = getattr(args, option)
-        if not resource_names.is_valid(kind, value):
-            parser.error(f"--{option.replace('_', '-')}: {excerpt(value)} is not {resource_names.DESCRIPTIONS[kind]}")
-    try:
-        if args.category is not None or args.user_days is not None:
-            return _rollups(parser, args)
-        return _transactions(args)
-    except GoogleAuthError as error:
-        print(f"error: {credentials_problem(error)}", file=sys.stderr)
-        return 2
-    except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
-        print(f"error: Bigtable failed: {type(error).__name__}: {message_line(error)}", file=sys.stderr)
-        return 1
+    check_names(parser, args, NAMED_OPTIONS)
+    if args.category is not None or args.user_days is not None:
+        return run_against_google(lambda: _rollups(parser, args), "Bigtable", 1)
+    return run_against_google(lambda: _transactions(args), "Bigtable", 1)
 
 
 NAMED_OPTIONS = (

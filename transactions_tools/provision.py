@@ -14,11 +14,9 @@ import sys
 from dataclasses import dataclass
 
 from google.api_core import exceptions as api_exceptions
-from google.auth.exceptions import GoogleAuthError
 
 from transactions import resource_names
-from transactions.cli_errors import ArgumentParser, check_names, credentials_problem
-from transactions.excerpt import message_line
+from transactions.cli_errors import ArgumentParser, check_names, run_against_google
 from transactions_tools import defaults
 
 DEFAULTS = {
@@ -141,15 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         bigtable_project=args.bigtable_project,
         rollups_table=args.rollups_table,
     )
-    try:
-        provision(resources)
-    except GoogleAuthError as error:
-        print(f"error: {credentials_problem(error)}", file=sys.stderr)
-        return 2
-    except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
-        print(f"error: {type(error).__name__}: {message_line(error)}", file=sys.stderr)
-        return 1
-    return 0
+    return run_against_google(lambda: provision(resources) or 0, "provisioning", 1)
 
 
 NAMED_OPTIONS = (

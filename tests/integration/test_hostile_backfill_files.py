@@ -26,6 +26,7 @@ import pytest
 
 from tests.integration.harness import provision_for_test, pull_dead_letters, read_rows
 from tests.integration.test_backfill_emulator import HEADER, backfill_args
+from tests.output import one_clean_line
 from transactions.attributes import DATA_TRUNCATED_FROM
 from transactions.excerpt import EXCERPT_CHARS
 from transactions_pipeline.launch import main
@@ -70,15 +71,6 @@ ACCEPTED = {  # case -> (content, rows written, dead letters as (stage, reason))
 }
 
 
-def _one_clean_line(err: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, err[:2000]
-    line = lines[0]
-    assert "Traceback" not in line
-    assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in line), line[:500]
-    return line
-
-
 @pytest.mark.parametrize("case", REFUSED)
 def test_a_refused_file_gets_one_clean_line_and_exit_2(emulators, unique, tmp_path, capsys, case):
     name, content, says = REFUSED[case]
@@ -86,9 +78,9 @@ def test_a_refused_file_gets_one_clean_line_and_exit_2(emulators, unique, tmp_pa
     path = tmp_path / name
     path.write_bytes(content)
     assert main(backfill_args(resources, str(path))) == 2
-    line = _one_clean_line(capsys.readouterr().err)
+    # the file is never echoed whole: an excerpt at most
+    line = one_clean_line(capsys.readouterr().err, 400 + EXCERPT_CHARS + len(str(path)))
     assert line.startswith("error: --input_file: ") and says in line
-    assert len(line) < 400 + EXCERPT_CHARS + len(str(path)), len(line)  # the file is never echoed whole
     assert read_rows(resources) == {}
 
 

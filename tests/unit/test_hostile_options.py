@@ -23,6 +23,7 @@ traceback, no raw control character, and any quoted input bounded.
 import pytest
 
 from producer import cli as producer_cli
+from tests.output import one_clean_line
 from transactions.excerpt import EXCERPT_CHARS
 from transactions_pipeline import launch
 from transactions_tools import deadletters, lookup, provision
@@ -111,22 +112,12 @@ def _exit_code(main, argv) -> int:
         return stop.code
 
 
-def _one_clean_line(err: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, err[:2000]
-    line = lines[0]
-    assert "Traceback" not in line
-    assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in line), line[:300]
-    assert len(line) < 500 + EXCERPT_CHARS, len(line)
-    return line
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_a_hostile_option_is_one_clean_line_and_exit_2(case, capsys, monkeypatch):
     main, argv, says = CASES[case]
     monkeypatch.delenv("PRODUCER_TOPIC", raising=False)
     assert _exit_code(main, argv) == 2
-    line = _one_clean_line(capsys.readouterr().err)
+    line = one_clean_line(capsys.readouterr().err, 500 + EXCERPT_CHARS)
     assert says in line, line
 
 
@@ -148,5 +139,5 @@ def test_without_credentials_every_command_says_how_to_provide_them(command, cap
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
     main, argv = NO_CREDENTIALS[command]
     assert _exit_code(main, argv) == 2
-    line = _one_clean_line(capsys.readouterr().err)
+    line = one_clean_line(capsys.readouterr().err, 500 + EXCERPT_CHARS)
     assert line.startswith("error: no usable Google Cloud credentials (") and "application-default login" in line

@@ -1,0 +1,12 @@
+"""What a person sees of a refused input: exactly one line, no traceback, no raw control character."""
+
+
+def one_clean_line(err: str, max_length: int) -> str:
+    """The only line of ``err``, checked: no traceback, no C0/C1 control character, bounded."""
+    lines = err.splitlines()
+    assert len(lines) == 1, err[:2000]
+    line = lines[0]
+    assert "Traceback" not in line
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in line), line[:500]
+    assert len(line) < max_length, len(line)
+    return line
