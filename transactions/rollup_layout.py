@@ -128,19 +128,16 @@ def ids_qualifier(generation: str, part: int) -> bytes:
 
 
 def encode_sales(sales: dict[str, int]) -> list[bytes]:
-    """A generation's counted transactions as ``ids`` cell values: ``<id> <cents>`` lines, in id
-    order, cut into parts of at most ``PART_BYTES``."""
-    parts: list[bytes] = []
-    lines: list[str] = []
-    size = 0
-    for transaction_id in sorted(sales):
-        line = f"{transaction_id} {sales[transaction_id]}"
-        if lines and size + len(line) + 1 > PART_BYTES:
-            parts.append("\n".join(lines).encode())
-            lines, size = [], 0
-        lines.append(line)
-        size += len(line) + 1
-    parts.append("\n".join(lines).encode())
+    """A generation's counted transactions as ``ids`` cell values: ``<id> <cents>`` lines, cut
+    into parts of at most ``PART_BYTES`` (one part, formatted in one pass, in the usual case)."""
+    text = "\n".join(map("%s %d".__mod__, sales.items())).encode()
+    if len(text) <= PART_BYTES:
+        return [text]
+    parts, start = [], 0
+    while start < len(text):
+        end = len(text) if len(text) - start <= PART_BYTES else text.rindex(b"\n", start, start + PART_BYTES + 1)
+        parts.append(text[start:end])
+        start = end + 1
     return parts
 
 
