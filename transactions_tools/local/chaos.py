@@ -58,14 +58,6 @@ def run(args: argparse.Namespace) -> int:
         pipeline = producer = None
         try:
             pipeline = start_pipeline(resources, log_dir / "pipeline.log", job_env)
-            proxy.inject(Fault("entries", grpc.StatusCode.UNAVAILABLE, share=ENTRY_SHARE), args.fault_seconds)
-            proxy.inject(Fault("cut", share=0.5), args.fault_seconds)
-            print(
-                f"injecting for {args.fault_seconds:g}s: {ENTRY_SHARE:.0%} of the entries of each MutateRows "
-                "refused UNAVAILABLE (not applied), response streams cut after half their answers, "
-                f"and {OUTAGE_SECONDS:g}s of whole calls refused UNAVAILABLE",
-                flush=True,
-            )
             producer = processes.spawn(
                 producer_command(
                     resources.topic_path(resources.topic),
@@ -76,12 +68,15 @@ def run(args: argparse.Namespace) -> int:
                 {**os.environ, **emulators.environment()},
                 append=False,
             )
-            outage_at = time.monotonic() + args.fault_seconds / 2
             observer = Observer(resources, transaction_prefix=f"{run_id}:")
             deadline = time.monotonic() + args.fault_seconds + args.timeout
+            outage_at = None
             outage_done = False
             while time.monotonic() < deadline:
-                if not outage_done and time.monotonic() >= outage_at:
+                if outage_at is None and observer.written:  # the job writes: now misbehave
+                    _inject(proxy, args.fault_seconds)
+                    outage_at = time.monotonic() + args.fault_seconds / 2
+                if not outage_done and outage_at is not None and time.monotonic() >= outage_at:
                     proxy.inject(Fault("calls", grpc.StatusCode.UNAVAILABLE), OUTAGE_SECONDS)
                     outage_done = True
                 if pipeline.poll() is not None:
@@ -93,12 +88,23 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  written {observer.written:>5}  dead-lettered {observer.dead_lettered:>4}", flush=True)
                 if done and accounted >= args.messages:
                     break
-                time.sleep(2)
+                time.sleep(1)
             running = pipeline.poll() is None
             return _report(args, proxy, observer, running)
         finally:
             processes.stop([producer, pipeline], grace_seconds=15)
             proxy.stop()
+
+
+def _inject(proxy: FaultProxy, seconds: float) -> None:
+    proxy.inject(Fault("entries", grpc.StatusCode.UNAVAILABLE, share=ENTRY_SHARE), seconds)
+    proxy.inject(Fault("cut", share=0.5), seconds)
+    print(
+        f"the job is writing; injecting for {seconds:g}s: {ENTRY_SHARE:.0%} of the entries of each MutateRows "
+        "refused UNAVAILABLE (not applied), response streams cut after half their answers, "
+        f"and, halfway, {OUTAGE_SECONDS:g}s of whole calls refused UNAVAILABLE",
+        flush=True,
+    )
 
 
 def _report(args: argparse.Namespace, proxy: FaultProxy, observer: Observer, running: bool) -> int:
