@@ -1,7 +1,9 @@
 """``python -m producer``: options (each also an environment variable), the loop, the summary.
 
-Exit codes: 0 all published; 1 some messages failed to publish; 2 bad options or unusable
-input (missing file, unknown header, bad topic); 3 Pub/Sub unreachable or the topic missing.
+Exit codes: 0 all published; 1 some messages failed to publish; 2 bad options (numbers are
+range-checked: no nan, no inf), unusable input (missing file, unknown header, bad topic) or no
+credentials; 3 Pub/Sub unreachable or the topic missing. Errors are one line, input quoted as a
+bounded, escaped excerpt.
 """
 
 from __future__ import annotations

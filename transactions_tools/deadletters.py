@@ -18,7 +18,10 @@ times already), and what failed to publish. Replaying a message whose row
 exists is harmless: cells are stamped with the event time, so it rewrites the same cells.
 
 Exit codes: 0 done (nothing failed); 1 some republishes failed (they stay on the subscription);
-2 bad options; 3 Pub/Sub unreachable, or the subscription or topic missing. Credentials are the
+2 bad options or no credentials; 3 Pub/Sub unreachable or failing, or the subscription or topic
+missing. Any dead letter is handled: up to Pub/Sub's 10 MB, without attributes, not UTF-8, with a
+forged ``replay_count`` (refused, never reset); what a failed command pulled is handed back at
+once. Whatever it prints of a dead letter is a bounded, escaped excerpt. Credentials are the
 environment's (Application Default Credentials, or ``PUBSUB_EMULATOR_HOST``); retries are the
 generated clients' own. Design notes: ``docs/dead-letters.md``.
 """
