@@ -17,6 +17,7 @@ traceback, no raw control character, and any quoted input bounded.
 | transacoes-lookup       | --instance 'a b', --until 0001-01-01      | 2    | the expected form                           |
 | transacoes-provision    | --project with NUL, --topic 'x'           | 2    | the expected form                           |
 | template/main.py        | --bigtable_table with ESC, huge --project | 2    | the parameter and the expected form         |
+| make demo, make chaos   | --rate inf, --fault-seconds -3            | 2    | the range                                   |
 | every command           | no credentials (no ADC, no emulator)      | 2    | no usable Google Cloud credentials; how to  |
 """
 
@@ -27,6 +28,7 @@ from tests.output import one_clean_line
 from transactions.excerpt import EXCERPT_CHARS
 from transactions_pipeline import launch
 from transactions_tools import deadletters, lookup, provision
+from transactions_tools.local import chaos, demo
 
 SUB = "projects/local-project/subscriptions/dead-letters"
 TOPIC = "projects/local-project/topics/transacoes"
@@ -102,6 +104,8 @@ CASES = {  # name -> (main, argv, what stderr says)
         "--bigtable_table: '\\x1b]0;owned\\x07' is not a table id",
     ),
     "launch project": (launch.main, [*LAUNCH, f"--bigtable_project={LONG_ESC}"], "--bigtable_project: '\\x1b[2Jttt"),
+    "demo rate": (demo.main, ["--rate", "inf"], "--rate: 'inf' is not a finite number"),
+    "chaos fault seconds": (chaos.main, ["--fault-seconds", "-3"], "--fault-seconds: '-3' is not"),
 }
 
 

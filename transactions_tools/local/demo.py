@@ -22,6 +22,7 @@ from pathlib import Path
 
 from producer.cli import DEFAULT_CSV
 from transactions import rollup_layout
+from transactions.cli_errors import ArgumentParser, finite_number
 from transactions_tools import defaults, provision
 from transactions_tools.local import processes
 from transactions_tools.local import stack as local_stack
@@ -208,16 +209,19 @@ def _summary(observer: Observer, published: int, elapsed: float, log_dir: Path) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m transactions_tools.local.demo", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="python -m transactions_tools.local.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--log-dir", type=Path, default=Path(".local/logs"))
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     parser.add_argument(
-        "--rate", type=float, default=60.0, help="messages per second (default 60: the sample in ~1 minute)"
+        "--rate",
+        type=finite_number(0, 100_000),
+        default=60.0,
+        help="messages per second (default 60: the sample in ~1 minute)",
     )
-    parser.add_argument("--limit", type=int, default=0)
-    parser.add_argument("--invalid-share", type=float, default=0.02)
-    parser.add_argument("--timeout", type=float, default=150.0)
-    parser.add_argument("--pipeline-warmup", type=float, default=local_stack.PIPELINE_WARMUP_SECONDS)
+    parser.add_argument("--limit", type=finite_number(0, 10**9, int), default=0)
+    parser.add_argument("--invalid-share", type=finite_number(0, 1), default=0.02)
+    parser.add_argument("--timeout", type=finite_number(1, 86_400), default=150.0)
+    parser.add_argument("--pipeline-warmup", type=finite_number(0, 600), default=local_stack.PIPELINE_WARMUP_SECONDS)
     parser.add_argument(
         "--pipeline-arg",
         action="append",
