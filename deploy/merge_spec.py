@@ -9,6 +9,8 @@ instead, and all three are read here. Then:
   the metadata file, since the Console draws its streaming-mode selector from them;
 - the workers run the template image however the job is launched: the ``sdk_container_image``
   parameter's default and ``defaultEnvironment.sdkContainerImage`` are set to the image just built;
+- the autoscaler has a ceiling, ``defaultEnvironment.maxWorkers`` (``MAX_WORKERS``), unless the
+  launch gives ``--max-workers``;
 - a streaming template also gets ``defaultEnvironment.enableStreamingEngine`` (Python streaming on
   Dataflow needs it) and ``streamingMode`` (the metadata's default mode, as the CLI's default too).
 
@@ -23,6 +25,10 @@ import sys
 import textwrap
 
 STREAMING_FIELDS = ("streaming", "supportsAtLeastOnce", "supportsExactlyOnce", "defaultStreamingMode")
+MAX_WORKERS = 10
+"""The autoscaler's default ceiling for both templates (``defaultEnvironment.maxWorkers``): enough
+for about 100,000 rows/s by the README's sizing, and a bound on what a runaway backlog can cost.
+A launch's ``--max-workers`` overrides it."""
 IMAGE_PARAMETER = "sdk_container_image"
 
 
@@ -50,6 +56,7 @@ def merge(spec: dict, metadata: dict, image: str) -> dict:
             parameter["defaultValue"] = image
     environment = merged.setdefault("defaultEnvironment", {})
     environment["sdkContainerImage"] = image
+    environment["maxWorkers"] = MAX_WORKERS
     if metadata.get("streaming"):
         environment["enableStreamingEngine"] = True
         environment["streamingMode"] = "STREAMING_MODE_" + metadata["defaultStreamingMode"]

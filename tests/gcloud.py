@@ -94,6 +94,7 @@ from apitools.base.py import encoding
 from apitools.base.protorpclite import messages
 from googlecloudsdk.generated_clients.apis.monitoring.v1 import monitoring_v1_messages as v1
 from googlecloudsdk.generated_clients.apis.monitoring.v3 import monitoring_v3_messages as v3
+from googlecloudsdk.generated_clients.apis.dataflow.v1b3 import dataflow_v1b3_messages as dataflow
 
 def unknown(message, path):
     found = [path + "." + name for name in message.all_unrecognized_fields()]
@@ -105,14 +106,17 @@ def unknown(message, path):
     return found
 
 kind, path = sys.argv[1], sys.argv[2]
-message_type = {"dashboard": v1.Dashboard, "alert_policy": v3.AlertPolicy}[kind]
+message_type = {
+    "dashboard": v1.Dashboard, "alert_policy": v3.AlertPolicy, "flex_template_spec": dataflow.ContainerSpec
+}[kind]
 print(json.dumps(unknown(encoding.PyValueToMessage(message_type, json.load(open(path))), "$")))
 """
 
 
 def unknown_fields(kind: str, path: Path) -> list[str]:
-    """Fields of a Monitoring file that gcloud's own generated API messages do not know (``kind``:
-    ``dashboard`` for monitoring v1, ``alert_policy`` for v3), read with gcloud's own Python."""
+    """Fields of a JSON artefact that gcloud's own generated API messages do not know (``kind``:
+    ``dashboard`` for monitoring v1, ``alert_policy`` for v3, ``flex_template_spec`` for a Flex
+    Template spec, Dataflow v1b3's ``ContainerSpec``), read with gcloud's own Python."""
     info = subprocess.run([GCLOUD, "info", "--format=value(basic.python_location,installation.sdk_root)"],
                           capture_output=True, text=True, timeout=60).stdout.split()  # fmt: skip
     python, sdk_root = info[0], info[1]

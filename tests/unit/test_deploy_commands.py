@@ -32,6 +32,17 @@ VARIABLES = {
     "DATAFLOW_SA": "transacoes-dataflow@my-project.iam.gserviceaccount.com",
     "VERSION": "v1.0.0",
     "IMAGE": "us-central1-docker.pkg.dev/my-project/dataflow/transacoes-template:v1.0.0",
+    "NETWORK": "transacoes-vpc",
+    "SUBNETWORK": "regions/us-central1/subnetworks/transacoes-workers",
+    "MACHINE_TYPE": "n2-standard-4",
+    "MAX_WORKERS": "7",
+}
+WORKERS = {  # what the option block of every launch must put in the request (gcloud's field names)
+    "network": "transacoes-vpc",
+    "subnetwork": "regions/us-central1/subnetworks/transacoes-workers",
+    "ipConfiguration": "WORKER_IP_PRIVATE",
+    "machineType": "n2-standard-4",
+    "maxWorkers": 7,
 }
 
 
@@ -90,6 +101,8 @@ def test_the_readme_has_a_command_for_each_template_and_for_an_update():
 )
 def test_every_readme_launch_is_accepted_by_gcloud_and_complete(command, tmp_path):
     launch = check_launch(*sent(command, tmp_path))
+    environment = launch["environment"]
+    assert {field: environment.get(field) for field in WORKERS} == WORKERS, "the workers' network and scaling block"
     if "--update" in command:
         assert launch["update"] is True
     if "--transform-name-mappings" in command:
@@ -108,6 +121,16 @@ def test_the_smoke_scripts_launch_is_accepted_by_gcloud_and_complete(tmp_path):
             "--templates-bucket=my-project-dataflow-templates",
             "--temp-bucket=my-project-dataflow-temp",
             "--service-account=transacoes-dataflow@my-project.iam.gserviceaccount.com",
+            *(
+                f"--{flag}={VARIABLES[name]}"
+                for flag, name in (
+                    ("network", "NETWORK"),
+                    ("subnetwork", "SUBNETWORK"),
+                    ("worker-machine-type", "MACHINE_TYPE"),
+                    ("max-workers", "MAX_WORKERS"),
+                )
+            ),
+            "--disable-public-ips",
         ],
         capture_output=True,
         text=True,
@@ -118,5 +141,6 @@ def test_the_smoke_scripts_launch_is_accepted_by_gcloud_and_complete(tmp_path):
     steps = [line for line in lines if line.startswith("# ")]
     assert len(steps) == 9 and "drain" in steps[-1]
     [launch_line] = [line for line in lines if line.startswith("gcloud dataflow flex-template run")]
-    check_launch(*sent(launch_line, tmp_path))
+    environment = check_launch(*sent(launch_line, tmp_path))["environment"]
+    assert {field: environment.get(field) for field in WORKERS} == WORKERS
     assert any(line.startswith("gcloud builds submit") and "--config=cloudbuild.yaml" in line for line in lines)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gcloud import needs_gcloud, run_gcloud
+from tests.gcloud import needs_gcloud, run_gcloud, unknown_fields
 from transactions_pipeline.parameters import BACKFILL, STREAM, of_template
 from transactions_tools import template_metadata
 
@@ -75,6 +75,7 @@ def test_the_stream_spec_is_streaming_on_streaming_engine_in_one_mode_on_our_ima
     assert spec["image"] == IMAGE
     assert spec["defaultEnvironment"] == {
         "sdkContainerImage": IMAGE,
+        "maxWorkers": merge_spec.MAX_WORKERS,
         "enableStreamingEngine": True,
         "streamingMode": "STREAMING_MODE_EXACTLY_ONCE",
     }
@@ -90,7 +91,7 @@ def test_the_stream_spec_is_streaming_on_streaming_engine_in_one_mode_on_our_ima
 def test_the_backfill_spec_is_a_batch_job_on_our_image(tmp_path):
     spec = merged(BACKFILL, tmp_path)
     assert spec["metadata"]["streaming"] is False
-    assert spec["defaultEnvironment"] == {"sdkContainerImage": IMAGE}
+    assert spec["defaultEnvironment"] == {"sdkContainerImage": IMAGE, "maxWorkers": merge_spec.MAX_WORKERS}
     assert [p["name"] for p in spec["metadata"]["parameters"]] == [p.name for p in of_template(BACKFILL)]
 
 
@@ -98,3 +99,12 @@ def test_a_spec_built_for_another_image_is_refused(tmp_path):
     spec = merge_spec.read_gcloud_spec(built_spec(BACKFILL, tmp_path))
     with pytest.raises(ValueError, match="is not"):
         merge_spec.merge(spec, template_metadata.metadata(BACKFILL), IMAGE.replace("v1.0.0", "v2"))
+
+
+@pytest.mark.parametrize("template", [STREAM, BACKFILL])
+def test_both_merged_specs_decode_with_no_unknown_field_in_gclouds_own_messages(template, tmp_path):
+    """Dataflow v1b3's ``ContainerSpec`` (gcloud's generated classes) knows every field we set,
+    ``defaultEnvironment.maxWorkers`` and ``streamingMode`` among them."""
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(merged(template, tmp_path)))
+    assert unknown_fields("flex_template_spec", path) == []
