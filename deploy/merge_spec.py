@@ -12,7 +12,9 @@ instead, and all three are read here. Then:
 - the autoscaler has a ceiling, ``defaultEnvironment.maxWorkers`` (``MAX_WORKERS``), unless the
   launch gives ``--max-workers``;
 - a streaming template also gets ``defaultEnvironment.enableStreamingEngine`` (Python streaming on
-  Dataflow needs it) and ``streamingMode`` (the metadata's default mode, as the CLI's default too).
+  Dataflow needs it). It sets no streaming mode: the metadata's ``defaultStreamingMode`` is the
+  default, and a launch's ``--additional-experiments=streaming_mode_*`` the one override
+  (``docs/deploy.md``, "Streaming mode and Streaming Engine").
 
 Field names are those of gcloud's Dataflow v1b3 messages (``FlexTemplateRuntimeEnvironment``).
 Standard library only: it runs in Cloud Build's cloud-sdk image.
@@ -59,7 +61,6 @@ def merge(spec: dict, metadata: dict, image: str) -> dict:
     environment["maxWorkers"] = MAX_WORKERS
     if metadata.get("streaming"):
         environment["enableStreamingEngine"] = True
-        environment["streamingMode"] = "STREAMING_MODE_" + metadata["defaultStreamingMode"]
     return merged
 
 

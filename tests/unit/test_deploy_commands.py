@@ -22,6 +22,7 @@ from transactions_pipeline.parameters import BACKFILL, STREAM, of_template
 pytestmark = [pytest.mark.gcloud, needs_gcloud]
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
+DEPLOY_DOC = (ROOT / "docs" / "deploy.md").read_text()
 VARIABLES = {
     "PROJECT": "my-project",
     "REGION": "us-central1",
@@ -87,6 +88,17 @@ def check_launch(path: str, body: dict) -> dict:
     if template == STREAM:
         assert launch["environment"]["enableStreamingEngine"] is True
     return launch
+
+
+def test_the_documented_at_least_once_launch_carries_exactly_one_streaming_mode_switch(tmp_path):
+    """docs/deploy.md's override: with the merged spec's environment, which sets no mode
+    (test_merge_spec), the launch's one experiment is the only switch."""
+    [command] = [c for c in shell_commands(DEPLOY_DOC) if c.startswith("gcloud dataflow flex-template run")]
+    launch = check_launch(*sent(command, tmp_path))
+    environment = launch["environment"]
+    assert environment["additionalExperiments"] == ["streaming_mode_at_least_once"]
+    assert "streamingMode" not in environment
+    assert {field: environment.get(field) for field in WORKERS} == WORKERS
 
 
 def test_the_readme_has_a_command_for_each_template_and_for_an_update():

@@ -73,12 +73,14 @@ def test_the_stream_spec_is_streaming_on_streaming_engine_in_one_mode_on_our_ima
     spec = merged(STREAM, tmp_path)
     metadata = template_metadata.metadata(STREAM)
     assert spec["image"] == IMAGE
+    # One streaming-mode switch (https://cloud.google.com/dataflow/docs/guides/streaming-modes):
+    # the metadata's default; the spec's environment sets no mode that a launch could contradict.
     assert spec["defaultEnvironment"] == {
         "sdkContainerImage": IMAGE,
         "maxWorkers": merge_spec.MAX_WORKERS,
         "enableStreamingEngine": True,
-        "streamingMode": "STREAMING_MODE_EXACTLY_ONCE",
     }
+    assert spec["metadata"]["defaultStreamingMode"] == "EXACTLY_ONCE"
     for field in ("streaming", "supportsAtLeastOnce", "supportsExactlyOnce", "defaultStreamingMode"):
         assert spec["metadata"][field] == metadata[field]
     by_name = {p["name"]: p for p in spec["metadata"]["parameters"]}

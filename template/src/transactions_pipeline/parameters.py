@@ -18,10 +18,11 @@ BACKFILL = "transacoes-backfill"
 TEMPLATES = (STREAM, BACKFILL)
 
 STREAMING_MODE = "EXACTLY_ONCE"
-"""The stream's mode, from the Console and the CLI alike (``docs/deploy.md``, "Streaming mode"):
-the rollups count transactions, and Dataflow's own deduplication of redeliveries (``id_label``)
-works only in this mode. At-least-once is supported, and cheaper: transaction rows are
-idempotent (event-time cells), and rollups deduplicate by transaction id within each window."""
+"""The stream's default mode, the metadata's ``defaultStreamingMode`` (the one default, for the
+Console and the CLI alike; ``docs/deploy.md``, "Streaming mode"): Dataflow's own deduplication of
+redeliveries (``id_label``) works only in this mode. At-least-once is supported, and cheaper:
+transaction rows are idempotent (event-time cells), and the rollups count each transaction id once;
+a launch picks it with ``--additional-experiments=streaming_mode_at_least_once``."""
 
 TEMPLATE_IMAGE_VARIABLE = "TRANSACOES_TEMPLATE_IMAGE"
 """Set in the template image by its build: the image's own name, for the workers."""
