@@ -80,8 +80,15 @@ def sales(first: int, count: int, base_ms: int, user: str = "ana") -> list[tuple
 
 
 def _minute_ago(minutes: int) -> int:
+    """The start of a closed minute ``minutes`` ago, such that the few minutes of sales after it
+    fall in one UTC day (near midnight, the last minutes of the day before: still inside the
+    allowed hour), so that a test's one user-day holds all of them."""
     now_ms = int(time.time() * 1000)
-    return rollup_layout.window_start_ms(rollup_layout.CATEGORY_MINUTE, now_ms) - minutes * MINUTE_MS
+    base = rollup_layout.window_start_ms(rollup_layout.CATEGORY_MINUTE, now_ms) - minutes * MINUTE_MS
+    day = rollup_layout.USER_DAY
+    if rollup_layout.window_start_ms(day, base) != rollup_layout.window_start_ms(day, base + 3 * MINUTE_MS):
+        base = rollup_layout.window_start_ms(day, base + 3 * MINUTE_MS) - 10 * MINUTE_MS
+    return base
 
 
 def test_a_stream_split_across_two_jobs_keeps_every_total_exact(emulators, unique):
@@ -130,9 +137,10 @@ def _lookup_json_reads_the_same(resources, day_start: int) -> None:
 def test_a_backfill_over_a_streamed_day_adds_to_its_totals_exactly(emulators, unique, tmp_path):
     resources = provision_for_test(unique)
     config = job_config(resources, rollups_table=resources.rollups_table)
-    today = datetime.now(UTC)
+    base_ms = _minute_ago(2)
+    today = datetime.fromtimestamp(base_ms / 1000, UTC)  # the stream's day (the day before, near midnight)
     with streaming_job(config):
-        publish(resources, sales(0, 30, _minute_ago(2), user="02428050"))
+        publish(resources, sales(0, 30, base_ms, user="02428050"))
         wait_for_rows(resources, 30)
         assert_rollups_are_the_rows_totals(resources)
 
@@ -147,7 +155,7 @@ def test_a_backfill_over_a_streamed_day_adds_to_its_totals_exactly(emulators, un
     for _ in range(2):  # and a second run of the same backfill changes nothing
         run_job(PipelineOptions(["--runner=FnApiRunner", "--project=local-project"]), backfill).wait_until_finish()
         seen = assert_rollups_are_the_rows_totals(resources, timeout=10)
-    start = rollup_layout.window_start_ms(rollup_layout.USER_DAY, int(today.timestamp() * 1000))
+    start = rollup_layout.window_start_ms(rollup_layout.USER_DAY, base_ms)
     user_day = rollup_layout.rollup_key(rollup_layout.USER_DAY, "02428050", start)
     assert seen[user_day][0] == b"42"  # the stream's 30 and the file's 12
 
