@@ -25,7 +25,7 @@ from producer.breaking import Breaker
 from producer.pacing import Pacer
 from transactions import resource_names
 from transactions.cli_errors import ArgumentParser, credentials_problem, finite_number
-from transactions.excerpt import excerpt, message_line
+from transactions.excerpt import excerpt, path_line
 from transactions.kaggle import BadRow, UnusableInput, count_data_lines, read_rows
 from transactions.messages import replay_transaction_id, to_message
 
@@ -103,6 +103,7 @@ class Replay:
     def messages(self):
         args = self.args
         breaker = Breaker(args.invalid_share, args.run_id)
+        where = path_line(args.csv)
         loop_pass = 0
         start_line = args.start_line
         while not self.stop.is_set():
@@ -113,10 +114,8 @@ class Replay:
                 if isinstance(item, BadRow):
                     self.skipped += 1
                     if args.strict:
-                        raise UnusableInput(f"{message_line(str(args.csv), limit=200)}:{item.line}: {item.problem}")
-                    _LOG.warning(
-                        "skipped %s line %d: %s", message_line(str(args.csv), limit=200), item.line, item.problem
-                    )
+                        raise UnusableInput(f"{where}:{item.line}: {item.problem}")
+                    _LOG.warning("skipped %s line %d: %s", where, item.line, item.problem)
                     continue
                 produced_any = True
                 message = breaker.maybe_break(
@@ -245,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if not RUN_ID_FORM.fullmatch(args.run_id):
         problems.append(f"--run-id: {excerpt(args.run_id)} is not 1-40 characters of [A-Za-z0-9._-]")
     if not args.csv.is_file():
-        problems.append(f"--csv: {message_line(str(args.csv), limit=200)}: no such file")
+        problems.append(f"--csv: {path_line(args.csv)}: no such file")
     if problems:
         print(f"error: {'; '.join(problems)}", file=sys.stderr)
         return 2

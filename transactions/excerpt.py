@@ -78,3 +78,13 @@ def message_line(error: BaseException | str, limit: int = MESSAGE_CHARS) -> str:
         text = error
     flat = escape(" ".join(str(text).split()))
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+PATH_CHARS = 200
+"""The most characters of a file name that a line repeats."""
+
+
+def path_line(path: object) -> str:
+    """A file name as an error or log line shows it: unquoted, escaped, at most ``PATH_CHARS``
+    (a name may hold anything but ``/`` and NUL, escape sequences included)."""
+    return message_line(str(path), limit=PATH_CHARS)

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from transactions.excerpt import excerpt, message_line
+from transactions.excerpt import excerpt, path_line
 
 HEADER = (
     "User_ID",
@@ -105,14 +105,15 @@ def read_rows(path: Path, start_line: int = 2) -> Iterator[SaleRow | BadRow]:
     Each line is decoded on its own, so a line that is not UTF-8 is that line's :class:`BadRow`
     and the reader goes on.
     """
+    where = path_line(path)
     try:
         handle = path.open("rb")
     except FileNotFoundError:
-        raise UnusableInput(f"{message_line(str(path), limit=200)}: no such file") from None
+        raise UnusableInput(f"{where}: no such file") from None
     except OSError as error:
-        raise UnusableInput(f"{message_line(str(path), limit=200)}: {error.strerror}") from None
+        raise UnusableInput(f"{where}: {error.strerror}") from None
     with handle:
-        check_header(message_line(str(path), limit=200), handle.readline(MAX_HEADER_BYTES))
+        check_header(where, handle.readline(MAX_HEADER_BYTES))
         for line, raw in enumerate(handle, start=2):
             if line < start_line:
                 continue

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from transactions import attributes, resource_names
 from transactions.cli_errors import ArgumentParser, finite_number, run_against_google
-from transactions.excerpt import excerpt, message_line
+from transactions.excerpt import excerpt, message_line, path_line
 
 LEASE_SECONDS = 600
 """How long pulled dead letters are held while the command works (renewed as it goes)."""
@@ -123,7 +123,7 @@ def source_of(message) -> str | None:
     attrs = message.attributes
     if attributes.SOURCE_FILE not in attrs:
         return None
-    return message_line(f"{attrs[attributes.SOURCE_FILE]}@{attrs.get(attributes.SOURCE_OFFSET, '?')}", limit=200)
+    return path_line(f"{attrs[attributes.SOURCE_FILE]}@{attrs.get(attributes.SOURCE_OFFSET, '?')}")
 
 
 def preview(data: bytes) -> str:

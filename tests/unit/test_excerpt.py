@@ -2,7 +2,7 @@
 
 import pytest
 
-from transactions.excerpt import EXCERPT_CHARS, escape, excerpt, message_line
+from transactions.excerpt import EXCERPT_CHARS, PATH_CHARS, escape, excerpt, message_line, path_line
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,8 @@ def test_a_message_line_is_one_escaped_bounded_line_without_quotes():
     assert message_line(ValueError("can't\nread\t\x1b[2J it")) == "can't read \\x1b[2J it"
     assert message_line("y" * 1000, limit=20) == "y" * 17 + "..."
     assert escape("ok") == "ok" and escape("a\x00b") == "a\\x00b" and escape("'", quoted=True) == "\\'"
+
+
+def test_a_file_name_is_shown_escaped_and_bounded():
+    assert path_line("/data/sales\x1b[2J.csv") == "/data/sales\\x1b[2J.csv"
+    assert len(path_line("/d/" + "x" * 1000)) == PATH_CHARS

@@ -34,7 +34,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from transactions.attributes import SOURCE_FILE, SOURCE_OFFSET
 from transactions.contract import MAX_MESSAGE_BYTES, InvalidMessage, Transaction, validate_record
 from transactions.dead_letters import BAD_CSV_ROW
-from transactions.excerpt import message_line
+from transactions.excerpt import path_line
 from transactions.kaggle import MAX_HEADER_BYTES, SaleRow, check_header, parse_row, split_fields
 from transactions.messages import backfill_event_time, backfill_transaction_id, to_record
 
@@ -67,14 +67,15 @@ class KaggleCsvSource(FileBasedSource):
 
     def read_records(self, file_name: str, range_tracker):
         start = range_tracker.start_position()
-        _LOG.info("reading bytes [%d, %d) of %s in process %d", start, range_tracker.stop_position(),
-                  message_line(file_name, limit=200), os.getpid())  # fmt: skip
+        where = path_line(file_name)
+        _LOG.info("reading bytes [%d, %d) of %s in process %d", start, range_tracker.stop_position(), where,
+                  os.getpid())  # fmt: skip
         with self.open_file(file_name) as handle:  # decompressed when the name says so
             if start == 0:
                 header = first_line(handle)
                 if not range_tracker.try_claim(0):
                     return
-                check_header(message_line(file_name, limit=200), header)
+                check_header(where, header)
                 position = len(header)
             else:  # one byte back: a line starting exactly at ``start`` is ours
                 handle.seek(start - 1)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from google.api_core import exceptions as api_exceptions
 
 from transactions import resource_names, rollup_layout
-from transactions.excerpt import excerpt, message_line
+from transactions.excerpt import excerpt, message_line, path_line
 from transactions.kaggle import UnusableInput, check_header
 from transactions_pipeline.options import ConfigError, JobConfig
 
@@ -191,13 +191,12 @@ def check_input_files(pattern: str) -> None:
     if not result.metadata_list:
         raise ConfigError(f"--input_file: no file matches {excerpt(pattern)}")
     for metadata in result.metadata_list[:MAX_FILES_CHECKED]:
+        where = path_line(metadata.path)
         try:
             with FileSystems.open(metadata.path, compression_type=CompressionTypes.AUTO) as handle:
                 header = first_line(handle)
-            check_header(message_line(metadata.path, limit=200), header)
+            check_header(where, header)
         except UnusableInput as error:
             raise ConfigError(f"--input_file: {error}") from None
         except Exception as error:
-            raise ConfigError(
-                f"--input_file: cannot read {message_line(metadata.path, limit=200)}: {message_line(error)}"
-            ) from None
+            raise ConfigError(f"--input_file: cannot read {where}: {message_line(error)}") from None
