@@ -122,16 +122,18 @@ def _exists(parameter: str, resource: str, get_resource: Callable[[], object]) -
 
 def check_bigtable(config: JobConfig) -> None:
     """The table and its column family exist and are visible to the job's credentials."""
-    _check_table(config, "bigtable_table", config.bigtable_table, "column_family", config.column_family)
+    _check_table(config, "bigtable_table", config.bigtable_table, "column_family", (config.column_family,))
 
 
 def check_rollups_table(config: JobConfig) -> None:
     """The rollups table exists, with the rollups' families ``agg`` and ``ids``."""
-    for family in rollup_layout.FAMILIES:
-        _check_table(config, "rollups_table", config.rollups_table, None, family)
+    _check_table(config, "rollups_table", config.rollups_table, None, rollup_layout.FAMILIES)
 
 
-def _check_table(config: JobConfig, table_parameter: str, table_id: str, family_parameter, family: str) -> None:
+def _check_table(
+    config: JobConfig, table_parameter: str, table_id: str, family_parameter, wanted: tuple[str, ...]
+) -> None:
+    """The table exists and has every family of ``wanted`` (one schema read)."""
     from google.cloud import bigtable
 
     client = bigtable.Client(project=config.bigtable_project, admin=True)
@@ -142,7 +144,7 @@ def _check_table(config: JobConfig, table_parameter: str, table_id: str, family_
     except api_exceptions.NotFound:
         raise ConfigError(
             f"--{table_parameter}: table {where} does not exist; create it with family "
-            f"'{family}' (transacoes-provision, or cbt createtable)"
+            f"{' and '.join(repr(family) for family in wanted)} (transacoes-provision, or cbt createtable)"
         ) from None
     except api_exceptions.PermissionDenied as error:
         raise ConfigError(
@@ -151,12 +153,13 @@ def _check_table(config: JobConfig, table_parameter: str, table_id: str, family_
         ) from None
     except api_exceptions.GoogleAPICallError as error:
         raise ConfigError(f"--{table_parameter}: cannot check {where}: {message_line(error)}") from None
-    if family not in families:
-        present = ", ".join(sorted(families)) or "none"
-        raise ConfigError(
-            f"--{family_parameter or table_parameter}: table {where} has no column family '{family}' "
-            f"(families: {present})"
-        )
+    for family in wanted:
+        if family not in families:
+            present = ", ".join(sorted(families)) or "none"
+            raise ConfigError(
+                f"--{family_parameter or table_parameter}: table {where} has no column family '{family}' "
+                f"(families: {present})"
+            )
 
 
 def check_app_profile(config: JobConfig) -> None:
