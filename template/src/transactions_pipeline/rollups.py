@@ -282,22 +282,36 @@ class _WriteRollupsFn(beam.DoFn):
         }
 
     def setup(self) -> None:
+        from google.cloud import bigtable
+        from google.cloud.bigtable.row_filters import ColumnRangeFilter, RowFilterUnion
+
         from transactions_pipeline.bigtable_sink import adaptive_throttler
 
-        self._connection = self._client_factory(self._target)
+        target = self._target
+        self._connection = self._client_factory(target)
         self._writer = BigtableBatchWriter(
             self._connection.send,
-            self._target,
+            target,
             self._policy,
             throttler=adaptive_throttler() if self._adaptive_throttling else None,
         )
-        self._table = None
+        self._reader = bigtable.Client(project=target.project)
+        self._table = self._reader.instance(target.instance).table(
+            target.table, app_profile_id=target.app_profile_id or None
+        )
+        own = (self._generation + rollup_layout.PART_SEPARATOR).encode()  # this generation's qualifiers
+        self._other_generations = RowFilterUnion(
+            [
+                ColumnRangeFilter(rollup_layout.IDS_FAMILY, end_column=own, inclusive_end=False),
+                ColumnRangeFilter(rollup_layout.IDS_FAMILY, start_column=own[:-1] + b"$"),
+            ]
+        )
         self._throttled = metrics.ThrottledSeconds()
 
     def teardown(self) -> None:
-        connection = getattr(self, "_connection", None)
-        if connection is not None:
-            connection.close()
+        for client in (getattr(self, "_connection", None), getattr(self, "_reader", None)):
+            if client is not None:
+                client.close()
 
     def start_bundle(self) -> None:
         self._firings: dict[bytes, RollupFiring] = {}
@@ -319,20 +333,20 @@ class _WriteRollupsFn(beam.DoFn):
         if not self._firings:
             return []
         firings, self._firings = list(self._firings.values()), {}
-        dead = []
-        own = [self._ids_row(firing) for firing in firings]
-        failed = self._write(own, rollup_layout.IDS_FAMILY, dead)
+        dead: list = []
+        counted = [(firing, firing.sales) for firing in firings]
+        failed = self._write([self._ids_row(firing) for firing in firings], rollup_layout.IDS_FAMILY, counted, dead)
         firings = [firing for index, firing in enumerate(firings) if index not in failed]
         foreign = self._foreign_sales([firing.key for firing in firings])
-        totals = []
+        counted = []
         for firing in firings:
             union = foreign.get(firing.key)
             if union:
                 self._merged.inc()
                 for transaction_id, cents in firing.sales.items():
                     union.setdefault(transaction_id, cents)
-            totals.append(_totals_row(firing, union or firing.sales))
-        self._write(totals, rollup_layout.FAMILY, dead)
+            counted.append((firing, union or firing.sales))
+        self._write([_totals_row(firing, sales) for firing, sales in counted], rollup_layout.FAMILY, counted, dead)
         return dead
 
     def _ids_row(self, firing: RollupFiring) -> BigtableRow:
@@ -341,11 +355,11 @@ class _WriteRollupsFn(beam.DoFn):
             (rollup_layout.ids_qualifier(generation, part), value)
             for part, value in enumerate(rollup_layout.encode_sales(firing.sales))
         )
-        totals = _totals_row(firing, firing.sales)
-        return BigtableRow(firing.key, cells, firing.end_ms * 1000, totals.source)
+        return BigtableRow(firing.key, cells, firing.end_ms * 1000, None)
 
-    def _write(self, rows: list[BigtableRow], family: str, dead: list) -> set[int]:
-        """Write rows of one family; their failures become dead letters. Returns the failed indexes."""
+    def _write(self, rows: list[BigtableRow], family: str, counted: list, dead: list) -> set[int]:
+        """Write rows of one family; a row that fails becomes a dead letter describing its window's
+        total over what it counted (``counted``, row by row). Returns the failed indexes."""
         if not rows:
             return set()
         outcome = self._writer.write([encode_entry(row, family) for row in rows])
@@ -355,9 +369,9 @@ class _WriteRollupsFn(beam.DoFn):
         if outcome.retried:
             self._retries.inc(outcome.retried)
         for failure in outcome.failed:
-            row = rows[failure.index]
-            letter = dead_letter(row.source.data, row.source.attributes, "write", failure.reason, failure.detail)
-            dead.append(GlobalWindows.windowed_value(letter, Timestamp(micros=row.timestamp_micros)))
+            source = _rollup_source(*counted[failure.index])
+            letter = dead_letter(source.data, source.attributes, "write", failure.reason, failure.detail)
+            dead.append(GlobalWindows.windowed_value(letter, Timestamp(micros=rows[failure.index].timestamp_micros)))
         if outcome.failed:
             self._failed.inc(len(outcome.failed))
             _LOG.warning("%d of %d rollup rows not written; dead-lettering them", len(outcome.failed), len(rows))
@@ -368,29 +382,14 @@ class _WriteRollupsFn(beam.DoFn):
         if not keys:
             return {}
         from google.api_core.retry import Retry
-        from google.cloud.bigtable.row_filters import ColumnRangeFilter, RowFilterUnion
         from google.cloud.bigtable.row_set import RowSet
 
-        if self._table is None:
-            from google.cloud import bigtable
-
-            client = bigtable.Client(project=self._target.project)
-            self._table = client.instance(self._target.instance).table(
-                self._target.table, app_profile_id=self._target.app_profile_id or None
-            )
-        own = (self._generation + rollup_layout.PART_SEPARATOR).encode()
-        others = RowFilterUnion(
-            [
-                ColumnRangeFilter(rollup_layout.IDS_FAMILY, end_column=own, inclusive_end=False),
-                ColumnRangeFilter(rollup_layout.IDS_FAMILY, start_column=own[:-1] + b"$"),
-            ]
-        )
         row_set = RowSet()
         for key in keys:
             row_set.add_row_key(key)
         found: dict[bytes, Sales] = {}
         retry = Retry(deadline=READ_TIMEOUT_SECONDS)
-        for row in self._table.read_rows(row_set=row_set, filter_=others, retry=retry):
+        for row in self._table.read_rows(row_set=row_set, filter_=self._other_generations, retry=retry):
             sales: Sales = {}
             for cells in row.cells.get(rollup_layout.IDS_FAMILY, {}).values():
                 rollup_layout.decode_sales(cells[0].value, sales)
@@ -399,13 +398,18 @@ class _WriteRollupsFn(beam.DoFn):
 
 
 def _totals_row(firing: RollupFiring, sales: Sales) -> BigtableRow:
-    """The window's ``count`` and money over ``sales``, versioned by count; its dead letter's form."""
+    """The window's ``count`` and money over ``sales``, versioned by count."""
+    count = len(sales)
+    cells = rollup_layout.cells(_BY_NAME[firing.rollup], count, sum(sales.values()))
+    return BigtableRow(firing.key, cells, rollup_layout.totals_timestamp_micros(firing.end_ms, count), None)
+
+
+def _rollup_source(firing: RollupFiring, sales: Sales) -> RollupSource:
+    """What a window's dead letter carries (built only for a window Bigtable refused): its total as JSON."""
     rollup = _BY_NAME[firing.rollup]
-    count, total = len(sales), sum(sales.values())
-    cells = rollup_layout.cells(rollup, count, total)
-    described = {"key": firing.key.decode(), "count": count, rollup.money.decode(): format_cents(total)}
-    source = RollupSource(orjson.dumps(described), {attributes.ROLLUP: rollup.name})
-    return BigtableRow(firing.key, cells, rollup_layout.totals_timestamp_micros(firing.end_ms, count), source)
+    total = format_cents(sum(sales.values()))
+    described = {"key": firing.key.decode(), "count": len(sales), rollup.money.decode(): total}
+    return RollupSource(orjson.dumps(described), {attributes.ROLLUP: rollup.name})
 
 
 class WriteRollups(beam.PTransform):
