@@ -267,3 +267,6 @@ def test_freshness_is_the_time_from_event_to_write_of_each_written_row():
     [freshness] = result.metrics().query(query)["distributions"]
     assert freshness.committed.count == 1, "the row Bigtable refused is not counted"
     assert 5_000 <= freshness.committed.min < 60_000
+    query = MetricsFilter().with_namespace(metrics.NAMESPACE).with_name(metrics.WRITE_FRESHNESS_MS_SUM)
+    [total] = result.metrics().query(query)["counters"]
+    assert total.committed == freshness.committed.sum, "the counter a window's mean is built from"

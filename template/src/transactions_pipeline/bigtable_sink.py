@@ -107,6 +107,7 @@ class _WriteRowsFn(beam.DoFn):
         self._adaptive_throttling = adaptive_throttling
         self._report_freshness = report_freshness
         self._freshness = Metrics.distribution(metrics.NAMESPACE, metrics.WRITE_FRESHNESS_MS)
+        self._freshness_sum = Metrics.counter(metrics.NAMESPACE, metrics.WRITE_FRESHNESS_MS_SUM)
         self._written = Metrics.counter(metrics.NAMESPACE, metrics.WRITTEN)
         self._retries = Metrics.counter(metrics.NAMESPACE, metrics.WRITE_RETRIES)
         self._write_failed = Metrics.counter(metrics.NAMESPACE, metrics.WRITE_FAILED)
@@ -229,9 +230,13 @@ class _WriteRowsFn(beam.DoFn):
     def _update_freshness(self, rows: list[Kept], failed: set[int]) -> None:
         now_micros = time.time_ns() // 1000
         update = self._freshness.update
+        total = 0
         for index, (timestamp_micros, _, _, _) in enumerate(rows):
             if index not in failed:
-                update((now_micros - timestamp_micros) // 1000)
+                freshness_ms = (now_micros - timestamp_micros) // 1000
+                update(freshness_ms)
+                total += freshness_ms
+        self._freshness_sum.inc(total)
 
     def _report_lineage_once(self) -> None:
         if not self._lineage_reported:

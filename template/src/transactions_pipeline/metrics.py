@@ -23,8 +23,12 @@ WRITE_RETRIES = "write_retries"
 WRITE_FAILED = "write_failed"
 ROWS_PER_WRITE_CALL = "rows_per_write_call"
 WRITE_FRESHNESS_MS = "write_freshness_ms"
-"""Milliseconds from a row's event time to its write (the stream's freshness; Dataflow shows a
-distribution as ``<name>_MEAN``, ``_MIN``, ``_MAX`` counters)."""
+"""Milliseconds from a row's event time to its write (the stream's freshness). Dataflow exports a
+distribution as four running figures since the job started, ``<name>_MEAN``, ``_MIN``, ``_MAX`` and
+``_COUNT`` (Beam's ``dataflow_metrics.py``): lifetime figures, which never show the last minutes."""
+WRITE_FRESHNESS_MS_SUM = WRITE_FRESHNESS_MS + "_sum"
+"""The same milliseconds summed, as a counter: over a window, its change divided by the change of
+``write_freshness_ms_COUNT`` is the window's mean freshness (the dashboard's tile)."""
 DEAD_LETTERED = "dead_lettered"
 DEAD_LETTERED_BY_REASON = "dead_lettered_"
 """Prefix: ``dead_lettered_<stage>_<reason>``."""
@@ -51,6 +55,7 @@ COUNTERS = (
     WRITE_FAILED,
     DEAD_LETTERED,
     THROTTLED_SECONDS,
+    WRITE_FRESHNESS_MS_SUM,
     ROLLUP_WRITTEN,
     ROLLUP_PREFIX + WRITE_RETRIES,
     ROLLUP_PREFIX + WRITE_FAILED,
