@@ -51,7 +51,9 @@ def test_beam_version_is_one_and_the_same_everywhere():
 
 def test_every_base_image_is_pinned_and_the_same_in_each_place():
     launcher = dockerfile_arg(DOCKERFILE, "LAUNCHER_TAG")
-    assert re.fullmatch(r"\d{8}[-_](rc|RC)\d{2}", launcher), "a dated tag Google publishes, never latest"
+    assert re.fullmatch(r"\d{8}[-_](rc|RC)\d{2}(@sha256:[0-9a-f]{64})?", launcher), (
+        "a dated tag (and digest), never latest"
+    )
     assert CLOUDBUILD["substitutions"]["_LAUNCHER_TAG"] == launcher
     python_image = dockerfile_arg(DOCKERFILE, "PYTHON_IMAGE")
     assert re.fullmatch(r"python:3\.11\.\d+-slim-(bookworm|trixie)", python_image)

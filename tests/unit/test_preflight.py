@@ -34,7 +34,6 @@ def check(test_permissions, get_resource=NOT_ASKED):
         SUBSCRIPTION_CONSUME,
         test_permissions,
         get_resource,
-        "roles/pubsub.subscriber",
     )
 
 

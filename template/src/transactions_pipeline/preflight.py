@@ -30,6 +30,14 @@ MAX_FILES_CHECKED = 100
 
 SUBSCRIPTION_CONSUME = "pubsub.subscriptions.consume"
 TOPIC_PUBLISH = "pubsub.topics.publish"
+BIGTABLE_SCHEMA_READ = "bigtable.tables.get"
+ROLE_TO_GRANT = {
+    SUBSCRIPTION_CONSUME: "roles/pubsub.subscriber",
+    TOPIC_PUBLISH: "roles/pubsub.publisher",
+    BIGTABLE_SCHEMA_READ: "roles/bigtable.user",
+}
+"""The role each launch-check failure tells the operator to grant: the narrowest that holds the
+permission (deploy/iam/roles.toml; tests/unit/test_iam.py checks it, and that docs/iam.md grants it)."""
 
 
 def check_all(config: JobConfig) -> None:
@@ -62,7 +70,6 @@ def check_subscription(subscription: str) -> None:
                 retry=None,
             ),
             lambda: client.get_subscription(subscription=subscription, timeout=TIMEOUT_SECONDS, retry=None),
-            "roles/pubsub.subscriber",
         )
     finally:
         client.close()
@@ -82,7 +89,6 @@ def check_dead_letter_topic(topic: str) -> None:
                 request={"resource": topic, "permissions": [TOPIC_PUBLISH]}, timeout=TIMEOUT_SECONDS, retry=None
             ),
             lambda: api.get_topic(topic=topic, timeout=TIMEOUT_SECONDS, retry=None),
-            "roles/pubsub.publisher",
         )
     finally:
         api.transport.close()
@@ -94,7 +100,6 @@ def _require_permission(
     permission: str,
     test_permissions: Callable[[], object],
     get_resource: Callable[[], object],
-    role: str,
 ) -> None:
     """``permission`` on ``resource``, asked of the service (``testIamPermissions``)."""
     try:
@@ -108,6 +113,7 @@ def _require_permission(
     except api_exceptions.GoogleAPICallError as error:
         raise ConfigError(f"{parameter}: cannot check {resource}: {message_line(error)}") from None
     if permission not in granted:
+        role = ROLE_TO_GRANT[permission]
         raise ConfigError(f"{parameter}: the job's service account lacks {permission} on {resource} (grant it {role})")
 
 
@@ -149,7 +155,7 @@ def _check_table(
     except api_exceptions.PermissionDenied as error:
         raise ConfigError(
             f"--{table_parameter}: no permission to read the schema of {where} "
-            f"(the job's service account needs roles/bigtable.user): {message_line(error)}"
+            f"(the job's service account needs {ROLE_TO_GRANT[BIGTABLE_SCHEMA_READ]}): {message_line(error)}"
         ) from None
     except api_exceptions.GoogleAPICallError as error:
         raise ConfigError(f"--{table_parameter}: cannot check {where}: {message_line(error)}") from None
