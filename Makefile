@@ -26,7 +26,7 @@ help:
 	@echo "make lookup USER=<user_id>   a user's latest transactions (from the stack make up started)"
 	@echo "make deadletters  the dead letters of that stack (transacoes-deadletters inspect)"
 	@echo "make metadata     write metadata.json and metadata-backfill.json from the parameter table"
-	@echo "make lock         re-lock requirements.lock and producer/requirements.lock (hashes)"
+	@echo "make lock         re-lock requirements.lock, producer/ and deploy/infra/ requirements (hashes)"
 
 install: $(STAMP)
 
@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@# PYTHONWARNINGS: setuptools prints an information box for every editable install of a
 	@# project whose packages sit in two folders (template/src); it is not a problem to act on.
-	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,infra]'
 	touch $(STAMP)
 
 test: lint
@@ -51,6 +51,7 @@ integration: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy deploy/infra
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -77,13 +78,14 @@ lookup: $(STAMP)
 	@test -n "$(LOOKUP_USER)" || { echo "usage: make lookup USER=<user_id> [N=5] (after make up, or with the emulators' variables set)" >&2; exit 2; }
 	$(WITH_STACK) $(BIN)/transacoes-lookup "$(LOOKUP_USER)" --limit $(or $(N),5)
 
-# Hash-locked: the template image's runtime dependencies plus its build backend (setuptools,
-# installed from the lock so the image builds the project with --no-build-isolation), and the
-# producer image's dependencies. Existing pins are kept unless pyproject.toml needs others.
 # The dead letters of the stack `make up` left running (counts, reasons, samples; consumes nothing).
 deadletters: $(STAMP)
 	$(WITH_STACK) $(BIN)/transacoes-deadletters inspect --subscription projects/local-project/subscriptions/transacoes-dead-letter-sub
 
+# Hash-locked: the template image's runtime dependencies plus its build backend (setuptools,
+# installed from the lock so the image builds the project with --no-build-isolation), and the
+# producer image's dependencies, and deploy/infra's Pulumi program (for the Pulumi CLI).
+# Existing pins are kept unless pyproject.toml needs others.
 lock: $(STAMP)
 	mkdir -p .local
 	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')" > .local/build-requirements.in
@@ -91,6 +93,9 @@ lock: $(STAMP)
 	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" -o requirements.lock
 	$(BIN)/uv pip compile producer/requirements.in --generate-hashes --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" -o producer/requirements.lock
+	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['infra'], sep='\n')" > .local/infra-requirements.in
+	$(BIN)/uv pip compile .local/infra-requirements.in --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" -o deploy/infra/requirements.txt
 
 # The two templates' launch forms, from the parameter table (a test fails when they are stale).
 metadata: $(STAMP)
