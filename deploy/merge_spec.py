@@ -29,7 +29,7 @@ import textwrap
 STREAMING_FIELDS = ("streaming", "supportsAtLeastOnce", "supportsExactlyOnce", "defaultStreamingMode")
 MAX_WORKERS = 10
 """The autoscaler's default ceiling for both templates (``defaultEnvironment.maxWorkers``): enough
-for about 100,000 rows/s by the README's sizing, and a bound on what a runaway backlog can cost.
+for about 100,000 rows/s by the sizing in docs/performance.md, and a bound on what a runaway backlog can cost.
 A launch's ``--max-workers`` overrides it."""
 IMAGE_PARAMETER = "sdk_container_image"
 

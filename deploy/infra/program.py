@@ -1,5 +1,5 @@
 """The Google Cloud set-up of the transacoes Flex Template, as one Pulumi program: everything the
-README's one-time set-up creates, except the streaming job itself (docs/deploy.md, "Set-up as
+gcloud runbook's one-time set-up creates, except the streaming job itself (docs/deploy.md, "Set-up as
 code", says why the job stays with gcloud).
 
 Three things are read, not restated: the IAM grants (``deploy/iam/grants.toml``, the list
@@ -437,7 +437,7 @@ def declare_grants(settings: Settings, targets: dict[str, Target]) -> None:
 
 
 def launch_command(settings: Settings, template: str) -> str:
-    """The README's launch command for the stream or a backfill, with this stack's values."""
+    """docs/deploy.md's launch command for the stream or a backfill, with this stack's values."""
     parameters = {
         "stream": [
             f"input_subscription=projects/{settings.project}/subscriptions/{SUBSCRIPTION}",

@@ -1,16 +1,35 @@
-"""``make up`` leaves the stack running, ``make demo`` reuses it, ``make down`` stops exactly it."""
+"""``make up`` leaves the stack running, ``make demo`` reuses it, the README's commands after
+``make up`` give what it says, and ``make down`` stops exactly what ``make up`` started."""
 
+import csv
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+def readme_after_make_up() -> tuple[list[str], str]:
+    """The README's producer arguments and ``make lookup`` user, from its ``make up`` block."""
+    block = README.split("## Leave it running: `make up`", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    producer = re.search(r"^\.venv/bin/python -m producer (.+?)\s*$", block, re.M).group(1).split()
+    user = re.search(r"^make lookup USER=(\S+)", block, re.M).group(1)
+    return producer, user
+
+
+def sales_of(user: str, first: int) -> list[str]:
+    """Product ids of ``user``'s sales among the sample's first ``first`` records."""
+    with open(ROOT / "data" / "sample_transactions.csv", newline="") as handle:
+        records = list(csv.DictReader(handle))[:first]
+    return [record["Product_ID"] for record in records if record["User_ID"] == user]
 
 
 def tool(module: str, *args: str, env: dict, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -61,6 +80,23 @@ def test_up_demo_lookup_down(tmp_path):
 
         lookup = tool("transactions_tools.lookup", user, env={**env, **exported})
         assert lookup.returncode == 0 and f"transactions of user {user} (newest first)" in lookup.stdout
+
+        # The README's sequence: its producer command, then its `make lookup` user has rows.
+        producer_args, readme_user = readme_after_make_up()
+        limit = int(producer_args[producer_args.index("--limit") + 1])
+        expected = sales_of(readme_user, limit)
+        assert len(expected) == 5, "the README's example user has 5 sales in what its producer command sends"
+        published = tool("producer", *producer_args, env={**env, **exported})
+        assert published.returncode == 0, published.stdout[-2000:] + published.stderr[-2000:]
+        deadline = time.monotonic() + 120
+        while True:
+            shown = tool("transactions_tools.lookup", readme_user, "--json", env={**env, **exported})
+            assert shown.returncode == 0, shown.stderr
+            found = [row["product_id"] for row in json.loads(shown.stdout)["transactions"]]
+            if sorted(found) == sorted(expected) or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert sorted(found) == sorted(expected), "make lookup USER=... shows that user's sales, as the README says"
         assert all(alive(pid) for pid in pids), "the demo leaves the stack up"
     finally:
         down = tool("transactions_tools.local.stack", "down", env=env)

@@ -176,8 +176,8 @@ def test_the_release_trigger_builds_cloudbuild_yaml_on_a_version_tag(stack):
         "_REPOSITORY": "dataflow",
         "_TEMPLATE_BUCKET": SETTINGS.templates_bucket,
     }
-    readme = (ROOT / "README.md").read_text()
-    assert "--tag-pattern='^v.*$' --build-config=cloudbuild.yaml" in readme, "the runbook's trigger is the same"
+    runbook = (ROOT / "docs" / "deploy.md").read_text()
+    assert "--tag-pattern='^v.*$' --build-config=cloudbuild.yaml" in runbook, "the runbook's trigger is the same"
 
 
 def test_the_dashboard_and_alerts_are_the_monitoring_files_with_the_stacks_job_name(stack):
@@ -266,13 +266,13 @@ def test_the_programs_names_are_the_templates_and_the_tools_defaults():
         defaults.DEAD_LETTER_SUBSCRIPTION,
     )
     assert default(BACKFILL, "column_family") == program.COLUMN_FAMILY
-    readme = (ROOT / "README.md").read_text()
-    assert "--priority=PRIORITY_LOW" in readme and f"app-profiles create {program.BACKFILL_APP_PROFILE}" in readme
+    runbook = (ROOT / "docs" / "deploy.md").read_text()
+    assert "--priority=PRIORITY_LOW" in runbook and f"app-profiles create {program.BACKFILL_APP_PROFILE}" in runbook
 
 
 def test_the_runbook_enables_the_same_services():
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(r"gcloud services enable (.+?)\n\n", readme, re.S).group(1)
+    runbook = (ROOT / "docs" / "deploy.md").read_text()
+    block = re.search(r"gcloud services enable (.+?)\n\n", runbook, re.S).group(1)
     assert sorted(re.findall(r"[a-z]+\.googleapis\.com", block)) == sorted(program.SERVICES)
 
 
@@ -329,3 +329,33 @@ def test_the_infra_lock_pins_what_pyproject_pins():
     for pin in wanted:
         assert re.search(rf"^{re.escape(pin)} \\$", locked, re.M), pin
     assert "--hash=sha256:" in locked
+
+
+def config_keys_read() -> set[str]:
+    source = (INFRA / "program.py").read_text()
+    return set(re.findall(r'(?<!\w)config\.(?:get|require|get_int|get_bool|get_object)\("([a-z_]+)"\)', source)) | {
+        "gcp:project"
+    }
+
+
+def test_the_docs_config_table_and_the_example_stack_name_the_keys_the_program_reads():
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    lines = deploy.splitlines()
+    start = lines.index("| config key | default | what |")
+    documented = set()
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        documented |= set(re.findall(r"`([a-z_:]+)`", line.split(" | ")[0]))
+    assert documented == config_keys_read()
+    example = (INFRA / "Pulumi.example.yaml").read_text()
+    used = {key.replace("transacoes-infra:", "") for key in re.findall(r"^  ([a-z_:-]+):", example, re.M)}
+    assert used <= config_keys_read(), used - config_keys_read()
+    assert {"gcp:project", "region", "zone", "github_owner", "github_repo", "operator"} <= used, "every required key"
+
+
+def test_the_readme_and_the_docs_ask_for_outputs_the_program_has(stack):
+    _, outputs = stack
+    for document in (ROOT / "README.md", ROOT / "docs" / "deploy.md"):
+        asked = set(re.findall(r"pulumi stack output (\w+)", document.read_text()))
+        assert asked and asked <= set(outputs), (document.name, asked - set(outputs))
