@@ -26,11 +26,13 @@ COPY requirements.lock .
 RUN pip install --no-cache-dir --require-hashes -r requirements.lock \
     && pip check
 
-# What the launcher and the workers run: contract v1 and the pipeline (never the producer or the
+# What the launcher and the workers run: contract v1, the wire encoders and the pipeline (never the producer or the
 # tools). Built with the locked setuptools, not a fresh one fetched into an isolated build.
 COPY pyproject.toml README.md ./
 COPY transactions/ transactions/
-COPY template/ template/
+COPY transactions_wire/ transactions_wire/
+COPY transactions_pipeline/ transactions_pipeline/
+COPY template/main.py template/main.py
 RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
     && pip check
 

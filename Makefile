@@ -34,9 +34,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@# PYTHONWARNINGS: setuptools prints an information box for every editable install of a
-	@# project whose packages sit in two folders (template/src); it is not a problem to act on.
-	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,infra]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,infra]'
 	touch $(STAMP)
 
 test: lint
@@ -51,7 +49,7 @@ integration: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy deploy/infra
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -12,11 +12,13 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from google.cloud.bigtable.row import DirectRow
+from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 
 from transactions.contract import MAX_MESSAGE_BYTES, REQUIRED_FIELDS
 from transactions.layout import MAX_EVENT_MS
-from transactions_pipeline.bigtable_client import MutateRowsRequestPb
 from transactions_pipeline.rows import BigtableRow
+
+MutateRowsRequestPb = bigtable_types.MutateRowsRequest.pb()
 
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _USER_ID = re.compile(r"[^#\x00-\x1f\x7f-\x9f]{1,64}")

@@ -4,7 +4,7 @@
 to completion and prints its sample (wall, CPU, peak RSS) as JSON: a process per run, so that
 each run's peak memory is its own and no run inherits another's warm caches. Contenders:
 
-- ``ours``: for ``sink``, bodies -> parse -> validate -> our ``WriteToBigtable``; for
+- ``ours``: for ``sink``, bodies -> parse -> validate -> our ``WriteBigtableRows``; for
   ``backfill``, the backfill job itself (``pipeline.run`` with ``input_file``, dead letters
   included), as ``main.py`` runs it;
 - ``baseline``: the same read and parse, the rows written as ``DirectRow``s by Beam's own
@@ -36,7 +36,7 @@ from benchmarks import workloads
 from benchmarks.measure import report_from_child
 from transactions_pipeline import metrics
 from transactions_pipeline.backfill import ReadCsvLines, parse_csv_line
-from transactions_pipeline.bigtable_sink import WriteToBigtable
+from transactions_pipeline.bigtable_sink import WriteBigtableRows
 from transactions_pipeline.bigtable_writer import BigtableTarget
 from transactions_pipeline.options import JobConfig
 from transactions_pipeline.pipeline import ROWS, STEP_READ, parse_and_validate, write_rollups
@@ -118,10 +118,10 @@ def _write(rows, contender: str, table: str, dead_letter_topic: str = "") -> Non
         direct_rows | "WriteToBigTable" >> WriteToBigTable(PROJECT, INSTANCE, table, use_cross_language=False)
     elif contender == "rollups":  # ours, and the rollups of what it wrote, as the job adds them
         target = BigtableTarget(PROJECT, INSTANCE, table, FAMILY)
-        _, written = rows | "WriteToBigtable" >> WriteToBigtable(target, emit_written=True)
+        _, written = rows | "WriteToBigtable" >> WriteBigtableRows(target, emit_written=True)
         write_rollups(written, job_config(table, dead_letter_topic, "unused", rollups_table=rollups_table(table)))
     else:
-        rows | "WriteToBigtable" >> WriteToBigtable(BigtableTarget(PROJECT, INSTANCE, table, FAMILY))
+        rows | "WriteToBigtable" >> WriteBigtableRows(BigtableTarget(PROJECT, INSTANCE, table, FAMILY))
 
 
 def sink_job(path: str, contender: str, table: str, dead_letter_topic: str, workers: int = 1):

@@ -27,10 +27,9 @@ CONTENDERS = ("plain", "producer", "ceiling")
 
 
 def _sample_messages(limit: int):
-    from producer.cli import DEFAULT_CSV, Replay
+    from producer.cli import DEFAULT_CSV, Replay, ReplaySource
 
-    args = argparse.Namespace(csv=DEFAULT_CSV, start_line=2, invalid_share=0.0, run_id="bench", strict=False, loop=True)
-    return islice(Replay(args).messages(), limit)
+    return islice(Replay(ReplaySource(csv=DEFAULT_CSV, run_id="bench", loop=True)).messages(), limit)
 
 
 def _plain(topic: str, limit: int) -> int:

@@ -6,7 +6,7 @@ Three pipelines on the same messages (:mod:`benchmarks.jobs`), a process per run
   the write, the floor no sink can beat, and what is subtracted to isolate the write stage;
 - ``baseline``: the rows as ``DirectRow``s into Beam's own ``WriteToBigTable``
   (``use_cross_language=False``);
-- ``ours``: the rows into :class:`transactions_pipeline.bigtable_sink.WriteToBigtable`.
+- ``ours``: the rows into :class:`transactions_pipeline.bigtable_sink.WriteBigtableRows`.
 
 A fourth runs up to the goal size: ``ours`` with the live rollups added (batch windows). What
 they cost per row is the marginal cost, from the smallest size to the goal size: a run's fixed

@@ -1,7 +1,7 @@
 """Transform benchmark: message bytes -> validated row -> Bigtable mutations, on one core.
 
 Ours: :func:`transactions.contract.parse_transaction` (orjson, integer cents), the row key and cells
-(:func:`transactions_pipeline.rows.to_row`) and the encoded entry (:mod:`transactions_pipeline.mutations`).
+(:func:`transactions_pipeline.rows.to_row`) and the encoded entry (:mod:`transactions_wire.bigtable`).
 Baseline: :func:`benchmarks.baselines.json_to_direct_row` (``json``, ``Decimal``,
 ``datetime.strptime``, ``DirectRow.set_cell``), the same rules and the same cells (checked on
 every message before timing; both must also refuse each kind of broken message the producer
@@ -18,8 +18,8 @@ from benchmarks.measure import Contender, Result, alternate, faster
 from producer.breaking import BROKEN_KINDS, break_message
 from transactions import layout
 from transactions.contract import InvalidMessage, parse_transaction
-from transactions_pipeline.mutations import encode_entry
 from transactions_pipeline.rows import to_row
+from transactions_wire.bigtable import encode_entry
 
 FAMILY = layout.FAMILY
 

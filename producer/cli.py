@@ -16,15 +16,14 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from google.auth.exceptions import GoogleAuthError
 
 from producer.breaking import Breaker
 from producer.pacing import Pacer
 from transactions import resource_names
-from transactions.cli_errors import ArgumentParser, credentials_problem, finite_number
+from transactions.cli_errors import ArgumentParser, finite_number, pubsub_existence_problem, run_against_google
 from transactions.excerpt import excerpt, path_line
 from transactions.kaggle import BadRow, UnusableInput, count_data_lines, read_rows
 from transactions.messages import replay_transaction_id, to_message
@@ -71,16 +70,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Replay:
-    """One replay of the CSV: reading, pacing, breaking, publishing, reporting."""
+@dataclass(frozen=True)
+class ReplaySource:
+    """What a replay reads and how it turns rows into messages, built once from the options."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
+    csv: Path
+    run_id: str
+    start_line: int = 2
+    loop: bool = False
+    invalid_share: float = 0.0
+    strict: bool = False
+
+    @classmethod
+    def from_options(cls, args: argparse.Namespace) -> ReplaySource:
+        return cls(
+            csv=args.csv,
+            run_id=args.run_id,
+            start_line=args.start_line,
+            loop=args.loop,
+            invalid_share=args.invalid_share,
+            strict=args.strict,
+        )
+
+
+class Replay:
+    """One replay of the CSV: reading, breaking and counting the messages it yields."""
+
+    def __init__(self, source: ReplaySource) -> None:
+        self.source = source
         self.stop = threading.Event()
         self.skipped = 0
         self.broken = 0
         self.sent = 0
-        self.next_line = args.start_line
+        self.next_line = source.start_line
         self.started = time.monotonic()
         self._parsed: list | None = None
 
@@ -91,9 +113,9 @@ class Replay:
         if self._parsed is not None:
             yield from self._parsed
             return
-        keep = self.args.loop and start_line == 2 and self.args.csv.stat().st_size <= LOOP_CACHE_BYTES
+        keep = self.source.loop and start_line == 2 and self.source.csv.stat().st_size <= LOOP_CACHE_BYTES
         kept = []
-        for item in read_rows(self.args.csv, start_line):
+        for item in read_rows(self.source.csv, start_line):
             if keep:
                 kept.append(item)
             yield item
@@ -101,7 +123,7 @@ class Replay:
             self._parsed = kept
 
     def messages(self):
-        args = self.args
+        args = self.source
         breaker = Breaker(args.invalid_share, args.run_id)
         where = path_line(args.csv)
         loop_pass = 0
@@ -114,17 +136,17 @@ class Replay:
                 if isinstance(item, BadRow):
                     self.skipped += 1
                     if args.strict:
-                        raise UnusableInput(f"{where}:{item.line}: {item.problem}")
-                    _LOG.warning("skipped %s line %d: %s", where, item.line, item.problem)
+                        raise UnusableInput(f"{where}:{item.position}: {item.problem}")
+                    _LOG.warning("skipped %s line %d: %s", where, item.position, item.problem)
                     continue
                 produced_any = True
                 message = breaker.maybe_break(
-                    to_message(item, replay_transaction_id(args.run_id, loop_pass, item.line))
+                    to_message(item, replay_transaction_id(args.run_id, loop_pass, item.position))
                 )
                 if message.broken:
                     self.broken += 1
                     _LOG.info("deliberately broken (%s): %s", message.broken, message.transaction_id)
-                self.next_line = item.line + 1
+                self.next_line = item.position + 1
                 yield message
             if not args.loop or not produced_any:
                 return
@@ -137,7 +159,7 @@ def _report_line(replay: Replay, stats, total: int | None) -> str:
     published = stats.published if stats else replay.sent
     p50 = stats.percentile(0.5) if stats else None
     p99 = stats.percentile(0.99) if stats else None
-    latency = f" p50={p50 * 1000:.0f}ms p99={p99 * 1000:.0f}ms" if p50 is not None else ""
+    latency = f" p50={p50 * 1000:.0f}ms p99={p99 * 1000:.0f}ms" if p50 is not None and p99 is not None else ""
     progress = f" {100 * replay.sent / total:5.1f}%" if total else ""
     failed = stats.failed if stats else 0
     return (
@@ -147,7 +169,7 @@ def _report_line(replay: Replay, stats, total: int | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    replay = Replay(args)
+    replay = Replay(ReplaySource.from_options(args))
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: replay.stop.set())
     publisher = None
@@ -214,21 +236,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_topic(topic: str) -> str | None:
-    """None if the topic is reachable, else a one-line reason (exit code 3)."""
-    from google.api_core import exceptions as api_exceptions
-    from google.cloud import pubsub_v1
+    """None if the topic is there, else a one-line reason (exit code 3)."""
+    import google.cloud.pubsub_v1 as pubsub_v1
 
     client = pubsub_v1.PublisherClient()
-    where = os.environ.get("PUBSUB_EMULATOR_HOST", "pubsub.googleapis.com")
-    try:
-        client.get_topic(topic=topic, retry=None, timeout=10)
-    except api_exceptions.NotFound:
-        return f"topic {topic} does not exist (create it with transacoes-provision)"
-    except api_exceptions.PermissionDenied:
-        return None  # a publisher-only account may not read topic metadata; publishing will tell
-    except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
-        return f"cannot reach Pub/Sub at {where}: {type(error).__name__}"
-    return None
+    problem = pubsub_existence_problem(f"topic {topic}", lambda: client.get_topic(topic=topic, retry=None, timeout=10))
+    if problem and problem.endswith("does not exist"):
+        return f"{problem} (create it with transacoes-provision)"
+    return problem
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,13 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         print(f"error: {'; '.join(problems)}", file=sys.stderr)
         return 2
-    try:
-        if not args.dry_run:
-            unreachable = check_topic(args.topic)
-            if unreachable:
-                print(f"error: {unreachable}", file=sys.stderr)
-                return 3
-        return run(args)
-    except GoogleAuthError as error:
-        print(f"error: {credentials_problem(error)}", file=sys.stderr)
-        return 2
+    return run_against_google(lambda: _check_then_run(args), "Pub/Sub", 3)
+
+
+def _check_then_run(args: argparse.Namespace) -> int:
+    if not args.dry_run:
+        unreachable = check_topic(args.topic)
+        if unreachable:
+            print(f"error: {unreachable}", file=sys.stderr)
+            return 3
+    return run(args)

@@ -12,5 +12,4 @@ neither Beam nor a Google client. Design notes: ``docs/contract.md``. Modules:
 - ``kaggle``: the Kaggle "E-Commerce Dataset" CSV format and its reader.
 - ``messages``: a contract-v1 message built from a CSV row, and the transaction-id forms.
 - ``resource_names``: the forms of project, topic, subscription, instance, table ids and paths.
-- ``protowire``: the few protobuf wire-format helpers the hot paths write bytes with.
 """

@@ -4,15 +4,20 @@
   value quoted as a bounded, escaped excerpt) and exit code 2, instead of the usage block;
 - :func:`finite_number`: an option type that refuses NaN and infinities and checks a range
   (argparse's ``float`` takes ``nan`` and ``inf``);
-- :func:`credentials_problem`: what to say when ``google.auth`` finds no usable credentials.
-  The launch and every tool catch ``google.auth.exceptions.GoogleAuthError`` and print it with
-  exit code 2. Nothing here imports a Google library: it only words the message.
+- :func:`credentials_problem`: what to say when ``google.auth`` finds no usable credentials;
+- :func:`run_against_google`: a command with what Google's libraries raise turned into one line;
+- :func:`pubsub_existence_problem`: whether a topic or subscription is there, asked once the way
+  every command asks it.
+
+Google's libraries are imported inside the functions that need them, never at the top: this
+package (contract v1) must import without them.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -91,3 +96,24 @@ def run_against_google(command: Callable[[], int], service: str, failure_code: i
     except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
         print(f"error: {service} failed: {type(error).__name__}: {message_line(error)}", file=sys.stderr)
         return failure_code
+
+
+def pubsub_existence_problem(what: str, get: Callable[[], object]) -> str | None:
+    """None if ``get()`` (a ``get_topic`` or ``get_subscription`` call) finds ``what``, else one
+    line: ``<what> does not exist``, or ``cannot reach Pub/Sub at <host>: <error>``.
+
+    PermissionDenied counts as there: an account allowed to publish or consume may not read a
+    resource's metadata, and the publish or the pull will tell.
+    """
+    from google.api_core import exceptions as api_exceptions
+
+    try:
+        get()
+    except api_exceptions.NotFound:
+        return f"{what} does not exist"
+    except api_exceptions.PermissionDenied:
+        return None
+    except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
+        where = os.environ.get("PUBSUB_EMULATOR_HOST", "pubsub.googleapis.com")
+        return f"cannot reach Pub/Sub at {where}: {type(error).__name__}: {message_line(error)}"
+    return None

@@ -186,14 +186,13 @@ def validate_record(record: dict) -> Transaction:
 
 def _cents(value: object, reason: str, field: str) -> int:
     """Money (decimal string or JSON number) as whole cents, rounded half up to 2 decimals."""
-    kind = type(value)
-    if kind is str and value.isascii():  # the common forms, "332" and "244.8", without the regex
+    if type(value) is str and value.isascii():  # the common forms, "332" and "244.8", without the regex
         whole, dot, fraction = value.partition(".")
         if whole.isdigit() and len(whole) <= 15 and (not dot or (fraction.isdigit() and len(fraction) <= 2)):
             return int(whole) * 100 + (int(fraction.ljust(2, "0")) if fraction else 0)
-    if kind is int:
+    if type(value) is int:
         cents = value * 100
-    elif kind is str:
+    elif type(value) is str:
         match = _MONEY_TEXT.fullmatch(value)
         if match is None:
             _reject(reason, f"{field} as a decimal string or JSON number", value)
@@ -204,7 +203,7 @@ def _cents(value: object, reason: str, field: str) -> int:
                 cents = -cents
         else:
             cents = _round_to_cents(Decimal(value))
-    elif kind is float:
+    elif type(value) is float:
         if not math.isfinite(value):
             _reject(reason, f"{field} as a finite number", value)
         cents = _round_to_cents(Decimal(repr(value)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -21,7 +22,8 @@ from transactions import attributes, contract
 from transactions.formats import rfc3339_ms
 
 STAGES = ("parse", "validate", "write")
-"""Where a message failed: it was not JSON (or not CSV), it broke a rule, or Bigtable refused it."""
+"""Where a message failed: it was not JSON (or not CSV), it broke a rule, or Bigtable refused it.
+``transacoes-deadletters replay --stage`` offers exactly these."""
 
 BAD_CSV_ROW = "bad_csv_row"
 WRITE_REASON_PREFIX = "bigtable_"
@@ -48,6 +50,19 @@ class DeadLetter(NamedTuple):
     attributes: dict[str, str]
 
 
+def stage_and_reason(message_attributes: Mapping[str, str]) -> str:
+    """``stage/reason`` of a dead letter: how the job's counters, the demo and the operator tool
+    group them (``?`` for an attribute a foreign or broken message lacks)."""
+    stage = message_attributes.get(attributes.ERROR_STAGE, "?")
+    return f"{stage}/{message_attributes.get(attributes.ERROR_REASON, '?')}"
+
+
+def without_dead_letter_attributes(message_attributes: Mapping[str, str] | None) -> dict[str, str]:
+    """The attributes a message had before it became a dead letter: a new failure replaces the
+    ``error_*`` ones and ``failed_at``, and a replay takes them off."""
+    return {k: v for k, v in (message_attributes or {}).items() if k not in attributes.DEAD_LETTER_ATTRIBUTES}
+
+
 def dead_letter(
     data: bytes,
     original_attributes: dict[str, str] | None,
@@ -58,7 +73,7 @@ def dead_letter(
 ) -> DeadLetter:
     """Build a dead letter; any ``error_*`` attributes of an earlier failure are replaced."""
     moment = failed_at or datetime.now(UTC)
-    merged = {k: v for k, v in (original_attributes or {}).items() if k not in attributes.DEAD_LETTER_ATTRIBUTES}
+    merged = without_dead_letter_attributes(original_attributes)
     merged[attributes.ERROR_STAGE] = stage
     merged[attributes.ERROR_REASON] = reason
     merged[attributes.ERROR_DETAIL] = _truncate_detail(detail)

@@ -24,7 +24,7 @@ def format_cents(cents: int) -> str:
 
 def format_discount(value: int | float) -> str:
     """A discount as the shortest exact text: ``10``, ``12.5`` (never ``10.0``)."""
-    if type(value) is int:
+    if isinstance(value, int):
         return str(value)
     return str(int(value)) if value.is_integer() else repr(value)
 

@@ -41,7 +41,9 @@ class UnusableInput(Exception):
 class SaleRow(NamedTuple):
     """One usable CSV row (a tuple: this is built once per message, so it must be cheap)."""
 
-    line: int
+    position: int
+    """Where the record is: its line number (:func:`read_rows`, the producer's reader) or its
+    byte offset in the file (a backfill's split source)."""
     user_id: str
     product_id: str
     category: str
@@ -53,7 +55,8 @@ class SaleRow(NamedTuple):
 
 
 class BadRow(NamedTuple):
-    line: int
+    position: int
+    """As :attr:`SaleRow.position`."""
     problem: str
 
 
@@ -114,28 +117,29 @@ def read_rows(path: Path, start_line: int = 2) -> Iterator[SaleRow | BadRow]:
         raise UnusableInput(f"{where}: {error.strerror}") from None
     with handle:
         check_header(where, handle.readline(MAX_HEADER_BYTES))
-        for line, raw in enumerate(handle, start=2):
-            if line < start_line:
+        for line_number, raw in enumerate(handle, start=2):
+            if line_number < start_line:
                 continue
             try:
                 text = raw.decode("utf-8").rstrip("\r\n")
                 fields = split_fields(text)
             except (csv.Error, UnicodeDecodeError) as error:
-                yield BadRow(line, f"unreadable: {error}")
+                yield BadRow(line_number, f"unreadable: {error}")
                 continue
             if not text.strip():
                 continue  # a blank line
-            yield parse_row(line, fields)
+            yield parse_row(line_number, fields)
 
 
-def parse_row(line: int, fields: list[str]) -> SaleRow | BadRow:
-    """One CSV record as a :class:`SaleRow`, or a :class:`BadRow` that names the problem.
+def parse_row(position: int, fields: list[str]) -> SaleRow | BadRow:
+    """One CSV record as a :class:`SaleRow`, or a :class:`BadRow` that names the problem;
+    ``position`` is where the record is: a line number or a byte offset (:attr:`SaleRow.position`).
 
     The checks are ordered so that a good row (nearly every row) costs a few cheap tests;
     the per-field messages are only worked out for a bad one.
     """
     if len(fields) != len(HEADER):
-        return BadRow(line, f"expected {len(HEADER)} columns, found {len(fields)}")
+        return BadRow(position, f"expected {len(HEADER)} columns, found {len(fields)}")
     user, product, category, price, discount, final, payment, when = [f.strip() for f in fields]
     if not (user and product and category and payment):
         for name, value in (
@@ -145,16 +149,16 @@ def parse_row(line: int, fields: list[str]) -> SaleRow | BadRow:
             ("Payment_Method", payment),
         ):
             if not value:
-                return BadRow(line, f"empty {name}")
+                return BadRow(position, f"empty {name}")
     number = _PLAIN_NUMBER.fullmatch
     if not (number(price) and number(final) and number(discount)):
         for name, value in (("Price (Rs.)", price), ("Final_Price(Rs.)", final), ("Discount (%)", discount)):
             if not number(value):
-                return BadRow(line, f"{name} is not a number: {excerpt(value)}")
+                return BadRow(position, f"{name} is not a number: {excerpt(value)}")
     iso_date = _iso_date(when)
     if iso_date is None:
-        return BadRow(line, f"Purchase_Date is not dd-mm-yyyy: {excerpt(when)}")
-    return SaleRow(line, user, product, category, price, _discount(discount), final, payment, iso_date)
+        return BadRow(position, f"Purchase_Date is not dd-mm-yyyy: {excerpt(when)}")
+    return SaleRow(position, user, product, category, price, _discount(discount), final, payment, iso_date)
 
 
 @lru_cache(maxsize=1024)

@@ -11,10 +11,8 @@ Design notes: ``docs/bigtable-layout.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
-
-if TYPE_CHECKING:
-    from transactions.contract import Transaction
+import operator
+from typing import NamedTuple
 
 DEFAULT_TABLE = "transacoes"
 FAMILY = "dados"
@@ -25,16 +23,19 @@ MAX_EVENT_MS = 9_999_999_999_999
 
 SEPARATOR = "#"
 
-QUALIFIERS = (
-    b"product_id",
-    b"category",
-    b"price",
-    b"discount",
-    b"final_price",
-    b"payment",
-    b"purchase_date",
+CELLS = (
+    (b"product_id", "product_id"),
+    (b"category", "category"),
+    (b"price", "price"),
+    (b"discount", "discount"),
+    (b"final_price", "final_price"),
+    (b"payment", "payment_method"),
+    (b"purchase_date", "purchase_date"),
 )
-"""The seven cells of a transaction row, in the order they are written."""
+"""The seven cells of a transaction row, in the order they are written: (qualifier, the
+validated transaction's field it holds)."""
+QUALIFIERS = tuple(qualifier for qualifier, _ in CELLS)
+_CELL_VALUES = operator.attrgetter(*(name for _, name in CELLS))
 
 
 class RowKey(NamedTuple):
@@ -58,13 +59,6 @@ def parse_row_key(key: bytes) -> RowKey:
     return RowKey(user_id, MAX_EVENT_MS - int(reverse_ms), transaction_id)
 
 
-def split_row_key(key: bytes) -> tuple[bytes, int, bytes]:
-    """``(user_id, event_time_ms, transaction_id)`` of a key this module made, ids left as bytes:
-    :func:`parse_row_key` without its checks and decoding, for a hot path that only counts."""
-    user_id, reverse_ms, transaction_id = key.split(b"#", 2)
-    return user_id, MAX_EVENT_MS - int(reverse_ms), transaction_id
-
-
 def user_prefix(user_id: str) -> bytes:
     """The key prefix of every row of one user (``#`` included, so ``u1`` never matches ``u10``)."""
     return f"{user_id}{SEPARATOR}".encode()
@@ -75,14 +69,8 @@ def cell_timestamp_micros(event_time_ms: int) -> int:
     return event_time_ms * 1000
 
 
-def cells(transaction: Transaction) -> tuple[tuple[bytes, bytes], ...]:
-    """The cells of one validated transaction, in ``QUALIFIERS`` order; values are UTF-8 text."""
-    return (
-        (b"product_id", transaction.product_id.encode()),
-        (b"category", transaction.category.encode()),
-        (b"price", transaction.price.encode()),
-        (b"discount", transaction.discount.encode()),
-        (b"final_price", transaction.final_price.encode()),
-        (b"payment", transaction.payment_method.encode()),
-        (b"purchase_date", transaction.purchase_date.encode()),
-    )
+def cells(transaction: object) -> tuple[tuple[bytes, bytes], ...]:
+    """The cells of one validated transaction (a :class:`transactions.contract.Transaction`; not
+    imported here, which would make the two modules import each other), in ``CELLS`` order;
+    values are UTF-8 text."""
+    return tuple(zip(QUALIFIERS, map(str.encode, _CELL_VALUES(transaction))))  # noqa: B905 (one source)

@@ -52,7 +52,7 @@ class Resources:
 
 def provision(resources: Resources, log=print) -> None:
     """Create whatever of ``resources`` is missing."""
-    from google.cloud import pubsub_v1
+    import google.cloud.pubsub_v1 as pubsub_v1
 
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
@@ -139,7 +139,12 @@ def main(argv: list[str] | None = None) -> int:
         bigtable_project=args.bigtable_project,
         rollups_table=args.rollups_table,
     )
-    return run_against_google(lambda: provision(resources) or 0, "provisioning", 1)
+
+    def provision_all() -> int:
+        provision(resources)
+        return 0
+
+    return run_against_google(provision_all, "provisioning", 1)
 
 
 NAMED_OPTIONS = (

@@ -24,7 +24,7 @@ import pulumi_gcp as gcp
 
 DEPLOY = Path(__file__).resolve().parent.parent
 
-# Names: the template's and the tools' defaults (tests/unit/test_infra.py keeps them equal).
+# Names: the template's and the tools' defaults (tests/unit/deploy/test_infra.py keeps them equal).
 TOPIC = "transacoes"
 SUBSCRIPTION = "transacoes-pipeline"
 DEAD_LETTER_TOPIC = "transacoes-dead-letter"

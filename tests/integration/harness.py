@@ -103,7 +103,7 @@ def streaming_job(config: JobConfig):
 def pull_messages(subscription_path: str, expected: int, timeout: float = 30) -> list:
     """Pull (and ack) until ``expected`` messages arrived or ``timeout``; returns them (up to
     Pub/Sub's 10 MB each: the dead-letter tool's subscriber, whose receive limit fits them)."""
-    from transactions_tools.deadletters import PULL_BATCH, subscriber_client
+    from transactions_tools.triage import PULL_BATCH, subscriber_client
 
     subscriber = subscriber_client()
     received = []

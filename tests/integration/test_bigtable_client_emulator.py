@@ -12,10 +12,9 @@ from google.cloud.bigtable_v2.services.bigtable.transports import BigtableGrpcTr
 from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 
 from tests.integration.harness import INSTANCE, PROJECT, provision_for_test, read_rows
-from transactions_pipeline.bigtable_client import channel_sender, routing_metadata
 from transactions_pipeline.bigtable_writer import BigtableTarget
-from transactions_pipeline.mutations import encode_entry, mutate_rows_request_bytes
 from transactions_pipeline.rows import BigtableRow
+from transactions_wire.bigtable import encode_entry, mutate_rows_request_bytes, mutate_rows_sender, routing_metadata
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +43,7 @@ def test_our_sender_puts_on_the_wire_what_the_generated_client_does(emulators, u
         request=bigtable_types.MutateRowsRequest.deserialize(request), retry=None, timeout=30
     )
     assert all(entry.status.code == 0 for response in generated for entry in response.entries)
-    ours = channel_sender(client)(request, routing_metadata(target.table_name, app_profile), 30)
+    ours = mutate_rows_sender(client)(request, routing_metadata(target.table_name, app_profile), 30)
     assert all(entry.status.code == 0 for response in ours for entry in response.entries)
 
     [generated_call, our_call] = recorder.calls

@@ -93,7 +93,7 @@ def test_a_fault_that_outlasts_the_operation_deadline_fails_bundles_that_are_ret
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from transactions_pipeline.bigtable_sink import WriteToBigtable
+    from transactions_pipeline.bigtable_sink import WriteBigtableRows
     from transactions_pipeline.bigtable_writer import RetryPolicy
     from transactions_pipeline.dead_letter_sink import PublishDeadLetters
     from transactions_pipeline.pipeline import ROWS, bigtable_target, parse_and_validate
@@ -107,7 +107,7 @@ def test_a_fault_that_outlasts_the_operation_deadline_fails_bundles_that_are_ret
     )
     messages = pipeline | beam.io.ReadFromPubSub(subscription=config.input_subscription, with_attributes=True)
     parsed = parse_and_validate(messages)
-    failures = parsed[ROWS] | WriteToBigtable(bigtable_target(config), policy=policy)
+    failures = parsed[ROWS] | WriteBigtableRows(bigtable_target(config), policy=policy)
     failures | PublishDeadLetters(config.dead_letter_topic)
     result = pipeline.run()
     try:

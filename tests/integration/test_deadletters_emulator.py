@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 
 def tool(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "transactions_tools.deadletters", *args],
+        [sys.executable, "-m", "transactions_tools.triage", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -122,7 +122,7 @@ def test_an_unreachable_pub_sub_or_a_missing_subscription_is_exit_code_3(emulato
         [
             sys.executable,
             "-m",
-            "transactions_tools.deadletters",
+            "transactions_tools.triage",
             "inspect",
             "--subscription",
             f"projects/{PROJECT}/subscriptions/any-one",

@@ -35,7 +35,7 @@ BACKLOG = 50
 
 def tool(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "transactions_tools.deadletters", *args],
+        [sys.executable, "-m", "transactions_tools.triage", *args],
         capture_output=True,
         timeout=300,
         env=os.environ.copy(),

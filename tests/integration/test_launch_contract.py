@@ -92,7 +92,7 @@ def test_the_image_runs_the_installed_package_not_the_source_tree(image):
     assert any(f.endswith("site-packages/transactions_pipeline/launch") for f in loaded), sorted(loaded)[:20]
     assert any(f.endswith("site-packages/transactions/contract") for f in loaded)
     assert not [f for f in files if workdir in f.parents], "nothing may load from the copied sources"
-    assert not names & package_module_names(workdir / "template" / "src" / "transactions_pipeline")
+    assert not names & package_module_names(workdir / "transactions_pipeline")
 
 
 @pytest.mark.parametrize("module", ["producer", "transactions_tools", "pytest", "benchmarks"])

@@ -2,7 +2,7 @@
 
 The emulators answer UNIMPLEMENTED to IAM permission tests and have no instance admin API, so
 here the checks fall back to existence, and an app profile is not checked (both logged);
-tests/unit/test_preflight.py plays the service's IAM answers.
+tests/unit/transactions_pipeline/test_preflight.py plays the service's IAM answers.
 """
 
 import subprocess

@@ -169,4 +169,5 @@ def test_emulator_down_is_one_clear_line(emulators):
         env=env,
     )
     assert result.returncode == 3
-    assert result.stderr.strip() == "error: cannot reach Pub/Sub at 127.0.0.1:9: ServiceUnavailable"
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: cannot reach Pub/Sub at 127.0.0.1:9: ServiceUnavailable: "), line

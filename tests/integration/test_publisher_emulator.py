@@ -12,8 +12,8 @@ from google.pubsub_v1.services.publisher import PublisherClient
 from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
 from google.pubsub_v1.types import PublishRequest
 
-from producer.publisher import channel_sender, encode_message, publish_request_bytes
 from tests.integration.harness import PROJECT, pull_messages
+from transactions_wire.pubsub import encode_message, publish_request_bytes, publish_sender
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ def test_our_sender_puts_on_the_wire_what_the_generated_client_does(emulators, u
     request = publish_request_bytes(topic, messages)
 
     generated = client.publish(request=PublishRequest.deserialize(request), retry=None, timeout=30)
-    ours = channel_sender(client)(request, topic, None, 30)
+    ours = publish_sender(client)(request, topic, None, 30)
     assert len(generated.message_ids) == len(ours.message_ids) == 3
 
     [generated_call, our_call] = recorder.calls

@@ -37,10 +37,10 @@ def rows_totals(resources) -> dict:
     """Per rollup key: (count, money text) over the transaction rows themselves."""
     totals = defaultdict(lambda: [0, Decimal(0)])
     for key, cells in read_rows(resources).items():
-        user_id, event_ms, _ = layout.split_row_key(key)
+        user_id, event_ms, _ = layout.parse_row_key(key)
         category = cells[b"category"][0][0].decode()
         price = Decimal(cells[b"final_price"][0][0].decode())
-        for rollup, name in ((rollup_layout.CATEGORY_MINUTE, category), (rollup_layout.USER_DAY, user_id.decode())):
+        for rollup, name in ((rollup_layout.CATEGORY_MINUTE, category), (rollup_layout.USER_DAY, user_id)):
             total = totals[rollup_layout.rollup_key(rollup, name, rollup_layout.window_start_ms(rollup, event_ms))]
             total[0] += 1
             total[1] += price

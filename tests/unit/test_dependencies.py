@@ -1,5 +1,5 @@
-"""Dependencies point one way: contract v1 at the bottom, the pipeline and the producer on it,
-the tools on top. Each package is imported whole (every module of it) in a fresh interpreter,
+"""Dependencies point one way: contract v1 and the wire encoders at the bottom, the pipeline and
+the producer on them, the tools on top. Each package is imported whole (every module of it) in a fresh interpreter,
 and what that loaded is checked, so an import hidden in a function body counts too."""
 
 import json
@@ -28,7 +28,30 @@ def loaded_by_importing_all_of(package: str) -> set[str]:
 @pytest.mark.parametrize(
     ("package", "never"),
     [
-        ("transactions", {"apache_beam", "google", "grpc", "producer", "transactions_pipeline", "transactions_tools"}),
+        (
+            "transactions",
+            {
+                "apache_beam",
+                "google",
+                "grpc",
+                "producer",
+                "transactions_pipeline",
+                "transactions_tools",
+                "transactions_wire",
+            },
+        ),
+        (
+            "transactions_wire",
+            {
+                "apache_beam",
+                "google",
+                "grpc",
+                "producer",
+                "transactions",
+                "transactions_pipeline",
+                "transactions_tools",
+            },
+        ),
         ("producer", {"apache_beam", "transactions_pipeline", "transactions_tools"}),
         ("transactions_pipeline", {"producer", "transactions_tools"}),
     ],
@@ -39,6 +62,6 @@ def test_a_package_never_loads_what_sits_beside_or_above_it(package, never):
     assert not loaded & never, f"importing all of {package} loaded {sorted(loaded & never)}"
 
 
-def test_the_pipeline_and_the_producer_both_stand_on_contract_v1():
-    assert "transactions" in loaded_by_importing_all_of("transactions_pipeline")
-    assert "transactions" in loaded_by_importing_all_of("producer")
+def test_the_pipeline_and_the_producer_both_stand_on_contract_v1_and_the_wire_encoders():
+    for package in ("transactions_pipeline", "producer"):
+        assert {"transactions", "transactions_wire"} <= loaded_by_importing_all_of(package)

@@ -107,3 +107,30 @@ def test_nothing_points_outside_the_repository_for_its_design():
     for path in sources:
         text = path.read_text()
         assert "../shared" not in text and "DESIGN.md" not in text, f"{path} points at a design outside the repository"
+
+
+PATH_LIKE = re.compile(r"`((?:[a-z_]+/)+[a-z_.*-]*(?:\.py|\.md|\.toml|\.json|\.yaml|\.txt|\.lock|\.csv|\.svg)?)`")
+
+
+@pytest.mark.parametrize("document", MARKDOWN, ids=lambda p: p.name)
+def test_every_repository_path_a_document_names_exists(document):
+    """A module, test or folder named in backticks (``transactions_wire/bigtable.py``,
+    ``tests/unit/deploy/``) is where the document says."""
+    top_level = {p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    missing = []
+    for path in PATH_LIKE.findall(document.read_text()):
+        if path.split("/")[0] not in top_level or "*" in path:
+            continue  # a path of something else (a role, Beam's source tree) or a pattern
+        if not (ROOT / path).exists():
+            missing.append(path)
+    assert not missing, f"{document.name} names paths that do not exist: {missing}"
+
+
+def test_every_make_target_the_documents_name_exists():
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][a-z-]*):", makefile, re.M))
+    for document in MARKDOWN:
+        text = document.read_text()
+        commands = re.findall(r"`make ([a-z][a-z-]*)", text) + re.findall(r"^make ([a-z][a-z-]*)", text, re.M)
+        for target in commands:
+            assert target in targets, f"{document.name} says `make {target}`, which the Makefile does not have"

@@ -27,7 +27,7 @@ from producer import cli as producer_cli
 from tests.output import one_clean_line
 from transactions.excerpt import EXCERPT_CHARS
 from transactions_pipeline import launch
-from transactions_tools import deadletters, lookup, provision
+from transactions_tools import lookup, provision, triage
 from transactions_tools.local import chaos, demo
 
 SUB = "projects/local-project/subscriptions/dead-letters"
@@ -53,29 +53,29 @@ CASES = {  # name -> (main, argv, what stderr says)
     "producer report": (producer_cli.main, ["--dry-run", "--report-every", "0"], "--report-every: '0' is not"),
     "producer topic": (producer_cli.main, ["--topic", LONG_ESC], "--topic: '\\x1b[2Jttt"),
     "deadletters rate": (
-        deadletters.main,
+        triage.main,
         ["replay", "--subscription", SUB, "--topic", TOPIC, "--rate", "nan"],
         "--rate: 'nan' is not a finite number",
     ),
-    "deadletters max 0": (deadletters.main, ["inspect", "--subscription", SUB, "--max", "0"], "from 1 to 100000"),
-    "deadletters max huge": (deadletters.main, ["inspect", "--subscription", SUB, "--max", "1000000000"], "to 100000"),
+    "deadletters max 0": (triage.main, ["inspect", "--subscription", SUB, "--max", "0"], "from 1 to 100000"),
+    "deadletters max huge": (triage.main, ["inspect", "--subscription", SUB, "--max", "1000000000"], "to 100000"),
     "deadletters max-replays": (
-        deadletters.main,
+        triage.main,
         ["replay", "--subscription", SUB, "--topic", TOPIC, "--max-replays", "inf"],
         "--max-replays: 'inf' is not a whole number",
     ),
     "deadletters limit": (
-        deadletters.main,
+        triage.main,
         ["replay", "--subscription", SUB, "--topic", TOPIC, "--limit", "-1"],
         "--limit: '-1' is not",
     ),
     "deadletters subscription": (
-        deadletters.main,
+        triage.main,
         ["inspect", "--subscription", LONG_ESC],
         "--subscription: '\\x1b[2Jttt",
     ),
     "deadletters topic": (
-        deadletters.main,
+        triage.main,
         ["replay", "--subscription", SUB, "--topic", "projects/p/topics/\x00"],
         "--topic: 'projects/p/topics/\\x00' is not projects/<project>/topics/<topic>",
     ),
@@ -130,7 +130,7 @@ NO_CREDENTIALS = {  # command -> argv (well-formed: only the credentials are mis
     "producer": (producer_cli.main, ["--topic", TOPIC, "--limit", "1"]),
     "provision": (provision.main, ["--project", "my-project-x", "--instance", "inst-12"]),
     "lookup": (lookup.main, ["u1", "--project", "my-project-x", "--instance", "inst-12"]),
-    "deadletters": (deadletters.main, ["inspect", "--subscription", SUB]),
+    "deadletters": (triage.main, ["inspect", "--subscription", SUB]),
 }
 
 

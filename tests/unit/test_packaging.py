@@ -167,7 +167,15 @@ def test_dockerignore_lets_in_everything_the_images_copy(dockerfile):
         assert dockerignore_allows(source), f"{dockerfile} copies {source}, which .dockerignore leaves out"
 
 
-FIRST_PARTY = {"transactions", "transactions_pipeline", "transactions_tools", "producer", "benchmarks", "tests"}
+FIRST_PARTY = {
+    "transactions",
+    "transactions_wire",
+    "transactions_pipeline",
+    "transactions_tools",
+    "producer",
+    "benchmarks",
+    "tests",
+}
 
 
 def first_party_imports(package: str) -> set[str]:
@@ -186,18 +194,91 @@ def first_party_imports(package: str) -> set[str]:
 
 def test_each_image_carries_every_first_party_package_its_code_imports_and_nothing_else():
     assert first_party_imports("transactions") == {"transactions"}
-    assert first_party_imports("template") == {"transactions", "transactions_pipeline"}
+    assert first_party_imports("transactions_wire") == {"transactions_wire"}
+    assert first_party_imports("transactions_pipeline") == {
+        "transactions",
+        "transactions_wire",
+        "transactions_pipeline",
+    }
+    assert first_party_imports("template") == {"transactions_pipeline"}
     assert {s.rstrip("/") for s in copied_sources(ROOT / "Dockerfile")} == {
         "requirements.lock",
         "pyproject.toml",
         "README.md",
         "transactions",
-        "template",
+        "transactions_wire",
+        "transactions_pipeline",
+        "template/main.py",
     }
-    assert first_party_imports("producer") == {"producer", "transactions"}, "no Beam, no pipeline in the producer"
+    assert first_party_imports("producer") == {"producer", "transactions", "transactions_wire"}, "no Beam, no pipeline"
     assert {s.rstrip("/") for s in copied_sources(ROOT / "producer" / "Dockerfile")} == {
         "producer/requirements.lock",
         "transactions",
+        "transactions_wire",
         "producer",
         "data/sample_transactions.csv",
     }
+
+
+IMAGE_PACKAGES = ("transactions", "transactions_wire", "transactions_pipeline", "producer")
+"""What the two images carry: nothing in them may exist only for the tests."""
+
+
+def module_level_names(package: str) -> dict[str, Path]:
+    names = {}
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names[node.name] = path
+            elif isinstance(node, ast.Assign):
+                names.update((target.id, path) for target in node.targets if isinstance(target, ast.Name))
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names[node.target.id] = path
+    return names
+
+
+def names_used_in(paths) -> set[str]:
+    used = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Name):
+                used.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                used.add(node.attr)
+            elif isinstance(node, ast.ImportFrom):
+                used.update(alias.name for alias in node.names)
+    return used
+
+
+def test_nothing_in_an_images_packages_is_there_only_for_the_tests():
+    """Every public module-level name of an image's packages is used by code that is not a test
+    (the packages themselves, the entry file, the tools, the benchmarks, deploy/): a stand-in or
+    a helper only the tests call lives in tests/."""
+    code = [
+        path
+        for folder in (*IMAGE_PACKAGES, "transactions_tools", "benchmarks", "template", "deploy", "data")
+        for path in (ROOT / folder).rglob("*.py")
+        if "venv" not in path.relative_to(ROOT).parts
+    ]
+    used = names_used_in([*code, ROOT / "deploy" / "smoke"])
+    only_tests = sorted(
+        f"{path.relative_to(ROOT)}: {name}"
+        for package in IMAGE_PACKAGES
+        for name, path in module_level_names(package).items()
+        if not name.startswith("_") and name not in used
+    )
+    assert only_tests == [], "used by the tests alone, or by nothing: move to tests/ or delete"
+
+
+def test_the_unit_tests_mirror_the_packages():
+    """``tests/unit/<package>/test_<module>.py`` tests ``<package>/<module>.py``: one rule to find a
+    module's tests (``tests/unit/deploy/`` holds the deployment's contract tests)."""
+    for folder in (ROOT / "tests" / "unit").iterdir():
+        if not folder.is_dir() or folder.name in {"deploy", "__pycache__"}:
+            continue
+        assert (ROOT / folder.name).is_dir(), f"tests/unit/{folder.name}/ mirrors no folder of the repository"
+        for test in folder.glob("test_*.py"):
+            module = ROOT / folder.name / (test.name.removeprefix("test_"))
+            assert module.exists(), f"{test.relative_to(ROOT)} has no module {module.relative_to(ROOT)}"
+    for package in (*IMAGE_PACKAGES, "transactions_tools"):
+        assert (ROOT / "tests" / "unit" / package).is_dir(), f"no tests/unit/{package}/"

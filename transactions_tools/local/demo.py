@@ -159,7 +159,7 @@ def _follow(stack: local_stack.Stack, producer, observer: Observer, log_dir: Pat
         if pipeline is not None and pipeline.poll() is not None:
             raise DemoFailed(
                 f"the pipeline died (exit {pipeline.returncode}); its last lines:\n"
-                + local_stack.tail(stack.pipeline_log)
+                + (local_stack.tail(stack.pipeline_log) if stack.pipeline_log else "(no log)")
             )
         observer.poll()
         producer_log = (log_dir / "producer.log").read_text(errors="replace")

@@ -150,6 +150,7 @@ class FaultProxy:
             )
         except grpc.RpcError as error:
             context.abort(error.code(), error.details() or "")
+            raise AssertionError("context.abort raises") from error
 
     def streaming(self, method: str, request: bytes, context: grpc.ServicerContext):
         self._before(method, context)
@@ -172,17 +173,17 @@ class FaultProxy:
         response_type = bigtable_types.MutateRowsResponse.pb()
         parsed = request_type.FromString(request)
         size = len(parsed.entries)
-        failed = set()
+        failed: set[int] = set()
+        answers = response_type()
         if entries_fault is not None:
             failed = {i for i in range(size) if self.chance(entries_fault.share)}
+            for index in sorted(failed):
+                entry = answers.entries.add(index=index)
+                entry.status.code = _code_number(entries_fault.code)
+                entry.status.message = "injected by the fault proxy: this entry was not applied"
+            if failed:
+                self.count(f"entries failed {entries_fault.code.name}", len(failed))
         kept = [i for i in range(size) if i not in failed]
-        answers = response_type()
-        for index in sorted(failed):
-            entry = answers.entries.add(index=index)
-            entry.status.code = _code_number(entries_fault.code)
-            entry.status.message = "injected by the fault proxy: this entry was not applied"
-        if failed:
-            self.count(f"entries failed {entries_fault.code.name}", len(failed))
         if kept:
             forwarded = request_type()
             forwarded.CopyFrom(parsed)

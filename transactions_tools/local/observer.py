@@ -11,8 +11,8 @@ import time
 from collections import Counter
 
 from transactions import layout
-from transactions_tools.deadletters import stage_and_reason, subscriber_client
 from transactions_tools.provision import Resources
+from transactions_tools.triage import reason_key, subscriber_client
 
 
 class Observer:
@@ -52,7 +52,7 @@ class Observer:
                 subscription=self._dead_letter_path, ack_ids=[m.ack_id for m in response.received_messages]
             )
             for message in response.received_messages:
-                self.dead_letters[stage_and_reason(message.message)] += 1
+                self.dead_letters[reason_key(message.message)] += 1
 
     @property
     def written(self) -> int:

@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 
 def spawn(command: list[str], log_path: Path, env: dict | None = None, append: bool = True) -> subprocess.Popen:
@@ -27,7 +28,15 @@ def spawn(command: list[str], log_path: Path, env: dict | None = None, append: b
         )
 
 
-def stop(processes: Iterable[subprocess.Popen | None], grace_seconds: float = 10) -> None:
+class Stoppable(Protocol):
+    """What :func:`stop` needs of a process: a ``Popen``, or one recorded by an earlier command."""
+
+    pid: int
+
+    def wait(self, timeout: float) -> object: ...
+
+
+def stop(processes: Iterable[Stoppable | None], grace_seconds: float = 10) -> None:
     """SIGTERM to each process group, then SIGKILL to whatever of the group is left."""
     started = [p for p in processes if p is not None]
     for process in started:

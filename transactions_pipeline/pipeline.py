@@ -1,0 +1,163 @@
+"""Assemble the job under stable step names: a stream from Pub/Sub, or a backfill from CSV.
+
+The step names below are the update-compatibility contract of a running streaming job
+(``--update`` maps old steps to new ones by name): rename one only with a transform mapping.
+In the stream everything runs in one fused stage, with no shuffle between the read and the
+write, so that Dataflow acknowledges a Pub/Sub message only after its row is written or its
+dead letter published. The backfill uses the same step names, validation, writer and dead
+letters; only ``ReadTransactions`` differs.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from transactions import attributes, rollup_layout
+from transactions.contract import InvalidMessage, Transaction, parse_transaction
+from transactions.dead_letters import dead_letter
+from transactions_pipeline import metrics, rollups
+from transactions_pipeline.backfill import ReadCsvLines, parse_csv_line
+from transactions_pipeline.bigtable_sink import WriteBigtableRows
+from transactions_pipeline.bigtable_writer import BigtableTarget
+from transactions_pipeline.dead_letter_sink import PublishDeadLetters
+from transactions_pipeline.options import JobConfig, choose_local_runner
+from transactions_pipeline.rows import to_row
+
+DEAD_LETTERS = "dead_letters"
+ROWS = "rows"
+
+# Stable step names: the update-compatibility contract.
+STEP_READ = "ReadTransactions"
+STEP_PARSE = "ParseAndValidate"
+STEP_WRITE = "WriteToBigtable"
+STEP_COLLECT_DEAD_LETTERS = "CollectDeadLetters"
+STEP_PUBLISH_DEAD_LETTERS = "PublishDeadLetters"
+DEDUPLICATION_ATTRIBUTE = attributes.TRANSACTION_ID
+
+
+def parse_message(message) -> Transaction:
+    """A Pub/Sub message's body as a validated transaction (see :func:`parse_transaction`)."""
+    return parse_transaction(message.data)
+
+
+class ParseAndValidateFn(beam.DoFn):
+    """Source record -> :class:`BigtableRow`, or a dead letter tagged ``dead_letters``.
+
+    ``parse`` turns a record (a Pub/Sub message, or a CSV line; both have ``data`` and
+    ``attributes``) into a transaction. Never raises on a bad record: every rejection becomes a
+    dead letter with its reason and the record's original bytes. This runs once per message, so
+    the read and valid counts are kept per bundle and added to the counters when it ends.
+    """
+
+    def __init__(self, parse=parse_message) -> None:
+        self._parse = parse
+        self._read = Metrics.counter(metrics.NAMESPACE, metrics.READ)
+        self._valid = Metrics.counter(metrics.NAMESPACE, metrics.VALID)
+        self._invalid = Metrics.counter(metrics.NAMESPACE, metrics.INVALID)
+        self._invalid_by_reason = metrics.CounterFamily(metrics.INVALID_BY_REASON)
+
+    def start_bundle(self) -> None:
+        self._bundle_read = self._bundle_invalid = 0
+
+    def process(self, record):
+        self._bundle_read += 1
+        try:
+            transaction = self._parse(record)
+        except InvalidMessage as error:
+            self._bundle_invalid += 1
+            self._invalid_by_reason[error.reason].inc()
+            letter = dead_letter(record.data, record.attributes, error.stage, error.reason, error.detail)
+            return (beam.pvalue.TaggedOutput(DEAD_LETTERS, letter),)
+        return (to_row(transaction, record),)
+
+    def finish_bundle(self) -> None:
+        self._read.inc(self._bundle_read)
+        self._valid.inc(self._bundle_read - self._bundle_invalid)
+        self._invalid.inc(self._bundle_invalid)
+
+
+def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
+    """Add the job's steps to ``pipeline``: read, parse, write, dead letters."""
+    parse: Callable[[Any], Transaction]
+    if config.input_file is None:  # a subscription: the stream
+        on_dataflow = pipeline.options.view_as(StandardOptions).runner in ("DataflowRunner", "TestDataflowRunner")
+        records = pipeline | STEP_READ >> beam.io.ReadFromPubSub(
+            subscription=config.input_subscription,
+            with_attributes=True,
+            # Dataflow deduplicates redeliveries by this attribute; the Python direct runner
+            # does not support id_label. Cell timestamps make redelivery harmless anyway.
+            id_label=DEDUPLICATION_ATTRIBUTE if on_dataflow else None,
+        )
+        parse = parse_message
+    else:
+        records = pipeline | STEP_READ >> ReadCsvLines(config.input_file)
+        parse = parse_csv_line
+    parsed = parse_and_validate(records, parse)
+    write_dead_letters, written = write_rows(parsed, config)
+    write_dead_letters | STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
+    if written is not None:
+        write_rollups(written, config)
+
+
+def write_rollups(written, config: JobConfig, generation: str | None = None) -> None:
+    """The live rollups of the written rows, in the rollups table (``docs/rollups.md``).
+
+    Steps of their own, added next to the transaction steps: a job without rollups has exactly
+    the graph it had before. ``generation`` names this writer's counts (default: a new one for a
+    stream's launch, the input's for a backfill: :func:`rollups.writer_generation`).
+    """
+    rollup_target = bigtable_target(config, config.rollups_table, rollup_layout.FAMILY)
+    generation = generation or rollups.writer_generation(config.streaming, config.input_file)
+    failures = rollups.rollup_rows(
+        written, config.streaming, config.rollup_allowed_lateness_seconds
+    ) | rollups.STEP_WRITE >> rollups.WriteRollups(rollup_target, generation, adaptive_throttling=not config.streaming)
+    failures | rollups.STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
+
+
+def bigtable_target(config: JobConfig, table: str | None = None, column_family: str | None = None) -> BigtableTarget:
+    """Where the job writes, from its parameters: the transaction table, or ``table`` (the rollups')."""
+    return BigtableTarget(
+        project=config.bigtable_project,
+        instance=config.bigtable_instance,
+        table=table or config.bigtable_table,
+        column_family=column_family or config.column_family,
+        app_profile_id=config.bigtable_app_profile,
+    )
+
+
+def parse_and_validate(records, parse=parse_message):
+    """``records`` -> tagged outputs ``rows`` (:class:`BigtableRow`) and ``dead_letters``."""
+    return records | STEP_PARSE >> beam.ParDo(ParseAndValidateFn(parse)).with_outputs(DEAD_LETTERS, main=ROWS)
+
+
+def write_rows(parsed, config: JobConfig):
+    """Write the valid rows of ``parsed``; return every dead letter (parse and write), and, when
+    the job keeps rollups, what was written (else None)."""
+    written = None
+    write_failures = parsed[ROWS] | STEP_WRITE >> WriteBigtableRows(
+        bigtable_target(config),
+        adaptive_throttling=not config.streaming,  # a bulk load yields to the live stream
+        report_freshness=config.streaming,  # a backfill's event times are history
+        emit_written=bool(config.rollups_table),
+    )
+    if config.rollups_table:
+        write_failures, written = write_failures
+    dead_letters = (parsed[DEAD_LETTERS], write_failures) | STEP_COLLECT_DEAD_LETTERS >> beam.Flatten()
+    return dead_letters, written
+
+
+def run(options: PipelineOptions, config: JobConfig):
+    """Build and start the job; returns the runner's result (the caller decides to wait).
+
+    A subscription makes a streaming job and a file a batch one, whatever the flags say; the
+    local runner is chosen only after that is set, so that ``--runner=DirectRunner`` without
+    ``--streaming`` still gets the streaming direct runner for a subscription.
+    """
+    options.view_as(StandardOptions).streaming = config.streaming
+    choose_local_runner(options)
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, config)
+    return pipeline.run()
