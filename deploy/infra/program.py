@@ -197,28 +197,24 @@ def declare(settings: Settings) -> dict[str, pulumi.Output[Any] | str]:
         format="DOCKER",
         opts=_options(settings, "repository", **after_services),
     )
-    templates_bucket = gcp.storage.Bucket(
-        "templates-bucket",
-        project=settings.project,
-        name=settings.templates_bucket,
-        location=settings.region,
-        uniform_bucket_level_access=True,
-        opts=_options(settings, "templates-bucket", **after_services),
+
+    def bucket(name: str, bucket_name: str, lifecycle_rules: list) -> gcp.storage.Bucket:
+        return gcp.storage.Bucket(
+            name,
+            project=settings.project,
+            name=bucket_name,
+            location=settings.region,
+            uniform_bucket_level_access=True,
+            lifecycle_rules=lifecycle_rules or None,
+            opts=_options(settings, name, **after_services),
+        )
+
+    templates_bucket = bucket("templates-bucket", settings.templates_bucket, [])  # the specs stay
+    delete_old = gcp.storage.BucketLifecycleRuleArgs(
+        action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
+        condition=gcp.storage.BucketLifecycleRuleConditionArgs(age=TEMP_OBJECT_AGE_DAYS),
     )
-    temp_bucket = gcp.storage.Bucket(
-        "temp-bucket",
-        project=settings.project,
-        name=settings.temp_bucket,
-        location=settings.region,
-        uniform_bucket_level_access=True,
-        lifecycle_rules=[
-            gcp.storage.BucketLifecycleRuleArgs(
-                action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
-                condition=gcp.storage.BucketLifecycleRuleConditionArgs(age=TEMP_OBJECT_AGE_DAYS),
-            )
-        ],
-        opts=_options(settings, "temp-bucket", **after_services),
-    )
+    temp_bucket = bucket("temp-bucket", settings.temp_bucket, [delete_old])
 
     instance = gcp.bigtable.Instance(
         "instance",

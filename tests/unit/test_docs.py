@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.markdown import table_after
 from transactions.contract import FIELDS
 from transactions.dead_letters import REASONS
 from transactions_pipeline import pipeline
@@ -13,18 +14,6 @@ from transactions_pipeline.bigtable_writer import BatchLimits, RetryPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-
-
-def table_after(path: Path, first_header: str) -> list[list[str]]:
-    """The rows of the Markdown table whose header row starts with ``| first_header |``."""
-    lines = path.read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
-    rows = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
-    return rows
 
 
 def unquote(cell: str) -> str:
@@ -134,3 +123,10 @@ def test_every_make_target_the_documents_name_exists():
         commands = re.findall(r"`make ([a-z][a-z-]*)", text) + re.findall(r"^make ([a-z][a-z-]*)", text, re.M)
         for target in commands:
             assert target in targets, f"{document.name} says `make {target}`, which the Makefile does not have"
+
+
+def test_the_readme_is_a_front_door():
+    """What it is, the two commands, make up, a deploy quick start, and links: the rest is in docs/."""
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    assert readme.index("make demo") < readme.index("make test") < readme.index("## What it is")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.markdown import table_after
 from transactions_pipeline import preflight
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -81,17 +82,6 @@ def test_the_operator_holds_no_broader_role_than_it_needs():
     assert operator_roles == ["roles/dataflow.admin", "roles/iam.serviceAccountUser"]
 
 
-def table_rows() -> list[list[str]]:
-    lines = IAM_DOC.splitlines()
-    start = lines.index("| who | role | on | why |")
-    rows = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
-    return rows
-
-
 def test_the_docs_table_is_the_grants_file():
     expected, last = [], None
     for grant in GRANTS["grant"]:
@@ -99,7 +89,7 @@ def test_the_docs_table_is_the_grants_file():
         last = grant["member"]
         role = f"[`{grant['role']}`]({ROLES[grant['role']]['source']})"
         expected.append([who, role, grant["on"], grant["why"]])
-    assert table_rows() == expected
+    assert table_after(ROOT / "docs" / "iam.md", "who") == expected
 
 
 RESOURCE_OF_COMMAND = {

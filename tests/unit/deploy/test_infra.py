@@ -14,6 +14,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
+from tests.markdown import table_after
 from tests.unit.deploy.test_deploy_commands import WORKERS, check_launch, sent
 from transactions_pipeline.parameters import BACKFILL, STREAM, of_template
 from transactions_tools import defaults
@@ -339,14 +340,9 @@ def config_keys_read() -> set[str]:
 
 
 def test_the_docs_config_table_and_the_example_stack_name_the_keys_the_program_reads():
-    deploy = (ROOT / "docs" / "deploy.md").read_text()
-    lines = deploy.splitlines()
-    start = lines.index("| config key | default | what |")
     documented = set()
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        documented |= set(re.findall(r"`([a-z_:]+)`", line.split(" | ")[0]))
+    for key_cell, *_ in table_after(ROOT / "docs" / "deploy.md", "config key"):
+        documented |= set(re.findall(r"`([a-z_:]+)`", key_cell))
     assert documented == config_keys_read()
     example = (INFRA / "Pulumi.example.yaml").read_text()
     used = {key.replace("transacoes-infra:", "") for key in re.findall(r"^  ([a-z_:-]+):", example, re.M)}

@@ -22,6 +22,7 @@ import promql_parser
 import pytest
 
 from tests.gcloud import fake_google_api, needs_gcloud, unknown_fields
+from tests.markdown import table_after
 from transactions_pipeline import metrics
 
 pytestmark = [pytest.mark.gcloud, needs_gcloud]
@@ -219,13 +220,8 @@ def test_the_freshness_tile_is_the_mean_of_the_rows_written_in_its_window():
 
 def delays_documented() -> dict[str, tuple[str, str]]:
     """metric type -> (sampled every, visible up to), from docs/monitoring.md's table."""
-    lines = MONITORING_DOC.read_text().splitlines()
-    start = lines.index("| metric | kind | sampled every | visible up to | source |")
     rows = {}
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        metric, kind, sampled, visible, source = (cell.strip() for cell in line.strip("|").split(" | "))
+    for metric, kind, sampled, visible, source in table_after(MONITORING_DOC, "metric"):
         assert kind == "GAUGE" and "cloud.google.com/monitoring/api/metrics_gcp_" in source
         rows[metric.strip("`")] = (sampled, visible.removesuffix(" later"))
     return rows
