@@ -1,9 +1,11 @@
 """Create the job's resources, idempotently, on the emulators or in a real project.
 
 Topic and subscription for the transactions, the dead-letter topic and a subscription on it
-(so dead letters are kept until someone reads them), the Bigtable table with its column family,
-and the rollups table with its family ``agg`` (GC rule: keep one version, for both). Existing
-resources are left as they are; ``--rollups-table ''`` skips the rollups table.
+(so dead letters are kept until someone reads them), both subscriptions with a 60 s ack
+deadline and no expiration; the Bigtable table with its column family, and the rollups table
+with its families ``agg`` and ``ids`` (GC rule: keep one version, for all). Existing resources
+are left as they are; ``--rollups-table ''`` skips the rollups table. ``deploy/infra`` declares
+the same (``tests/unit/deploy/test_infra.py`` keeps the two equal).
 
     transacoes-provision --project=P --instance=I [--table=transacoes] ...
 """
@@ -27,6 +29,10 @@ DEFAULTS = {
     "table": defaults.TABLE,
     "rollups_table": defaults.ROLLUPS_TABLE,
 }
+
+
+ACK_DEADLINE_SECONDS = 60
+"""Of both subscriptions: a bundle's write (with its retries) settles well within it."""
 
 
 @dataclass(frozen=True)
@@ -69,9 +75,14 @@ def provision(resources: Resources, log=print) -> None:
         ):
             _create(
                 lambda s=subscription, t=topic: subscriber.create_subscription(
-                    name=resources.subscription_path(s),
-                    topic=resources.topic_path(t),
-                    ack_deadline_seconds=60,
+                    request={
+                        "name": resources.subscription_path(s),
+                        "topic": resources.topic_path(t),
+                        "ack_deadline_seconds": ACK_DEADLINE_SECONDS,
+                        # present and empty: never expires (Pub/Sub deletes a subscription idle
+                        # for 31 days otherwise, and with it a stopped job's backlog or the dead letters)
+                        "expiration_policy": {},
+                    }
                 ),
                 f"subscription {resources.subscription_path(subscription)}",
                 log,

@@ -55,8 +55,9 @@ SERVICES = (
 ACK_DEADLINE_SECONDS = 60
 DEAD_LETTER_RETENTION = "604800s"
 """Seven days: dead letters wait for someone to read them (``transacoes-deadletters``)."""
-TEMP_OBJECT_AGE_DAYS = 7
-"""Staging and temp files of finished jobs are deleted after a week."""
+TEMP_BUCKET_LIFECYCLE = DEPLOY / "temp-bucket-lifecycle.json"
+"""Staging and temp files of finished jobs are deleted after a week: the file the gcloud runbook
+gives ``gcloud storage buckets update --lifecycle-file``, read here too."""
 
 
 @dataclass(frozen=True)
@@ -210,11 +211,18 @@ def declare(settings: Settings) -> dict[str, pulumi.Output[Any] | str]:
         )
 
     templates_bucket = bucket("templates-bucket", settings.templates_bucket, [])  # the specs stay
-    delete_old = gcp.storage.BucketLifecycleRuleArgs(
-        action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
-        condition=gcp.storage.BucketLifecycleRuleConditionArgs(age=TEMP_OBJECT_AGE_DAYS),
+    rules = json.loads(TEMP_BUCKET_LIFECYCLE.read_text())["rule"]
+    temp_bucket = bucket(
+        "temp-bucket",
+        settings.temp_bucket,
+        [
+            gcp.storage.BucketLifecycleRuleArgs(
+                action=gcp.storage.BucketLifecycleRuleActionArgs(type=rule["action"]["type"]),
+                condition=gcp.storage.BucketLifecycleRuleConditionArgs(age=rule["condition"]["age"]),
+            )
+            for rule in rules
+        ],
     )
-    temp_bucket = bucket("temp-bucket", settings.temp_bucket, [delete_old])
 
     instance = gcp.bigtable.Instance(
         "instance",
@@ -285,6 +293,7 @@ def declare(settings: Settings) -> dict[str, pulumi.Output[Any] | str]:
             name=SUBSCRIPTION,
             topic=topics["topic"].id,
             ack_deadline_seconds=ACK_DEADLINE_SECONDS,
+            expiration_policy=gcp.pubsub.SubscriptionExpirationPolicyArgs(ttl=""),  # a stopped job's backlog stays
             opts=_options(settings, "subscription"),
         ),
         "dead-letter-subscription": gcp.pubsub.Subscription(

@@ -17,7 +17,7 @@ import pytest
 from tests.markdown import table_after
 from tests.unit.deploy.test_deploy_commands import WORKERS, check_launch, sent
 from transactions_pipeline.parameters import BACKFILL, STREAM, of_template
-from transactions_tools import defaults
+from transactions_tools import defaults, provision
 
 pytestmark = pytest.mark.gcloud
 ROOT = Path(__file__).resolve().parents[3]
@@ -123,6 +123,7 @@ def test_the_subscriptions_their_topics_and_the_dead_letters_retention(stack):
         "name": defaults.SUBSCRIPTION,
         "topic": "topic-id",
         "ackDeadlineSeconds": 60,
+        "expirationPolicy": {"ttl": ""},
     }
     dead = subscriptions["dead-letter-subscription"]
     assert (dead["name"], dead["topic"]) == (defaults.DEAD_LETTER_SUBSCRIPTION, "dead-letter-topic-id")
@@ -160,7 +161,14 @@ def test_the_buckets_and_the_repository(stack):
     buckets = {b["name"]: b for b in of_type(resources, "storage/bucket:Bucket").values()}
     assert set(buckets) == {SETTINGS.templates_bucket, SETTINGS.temp_bucket}
     assert all(b["uniformBucketLevelAccess"] is True for b in buckets.values())
-    assert buckets[SETTINGS.temp_bucket]["lifecycleRules"] == [{"action": {"type": "Delete"}, "condition": {"age": 7}}]
+    lifecycle = json.loads((ROOT / "deploy" / "temp-bucket-lifecycle.json").read_text())
+    assert (
+        buckets[SETTINGS.temp_bucket]["lifecycleRules"]
+        == lifecycle["rule"]
+        == [{"action": {"type": "Delete"}, "condition": {"age": 7}}]
+    )
+    runbook = (ROOT / "docs" / "deploy.md").read_text()
+    assert "gcloud storage buckets update gs://$TEMP --lifecycle-file=deploy/temp-bucket-lifecycle.json" in runbook
     assert "lifecycleRules" not in buckets[SETTINGS.templates_bucket], "the specs stay"
     [repository] = of_type(resources, "Repository").values()
     assert (repository["repositoryId"], repository["format"]) == ("dataflow", "DOCKER")
@@ -260,6 +268,7 @@ def test_the_programs_names_are_the_templates_and_the_tools_defaults():
     assert program.TABLE == defaults.TABLE, "bigtable_table is required; the tools and the README use this name"
     assert program.COLUMN_FAMILY == defaults.COLUMN_FAMILY == default(STREAM, "column_family")
     assert program.ROLLUPS_TABLE == defaults.ROLLUPS_TABLE
+    assert program.ACK_DEADLINE_SECONDS == provision.ACK_DEADLINE_SECONDS
     assert tuple(defaults.ROLLUP_FAMILIES) == program.ROLLUP_FAMILIES
     assert (program.TOPIC, program.SUBSCRIPTION) == (defaults.TOPIC, defaults.SUBSCRIPTION)
     assert (program.DEAD_LETTER_TOPIC, program.DEAD_LETTER_SUBSCRIPTION) == (
