@@ -65,7 +65,9 @@ def encode_entry(row: Row, family: str) -> bytes:
 
     Every length is worked out arithmetically and the entry is one join. Like protobuf itself,
     a field holding its default (timestamp 0, an empty value) is left out. Lengths under
-    ``SHORT`` (16,384: nearly all) come from a table of varints.
+    ``SHORT`` (16,384: nearly all) come from a table of varints. (A second encoder for rows whose
+    lengths all fit one byte saved 0.5 µs of the write stage's 8-10 µs per row, about 5%: not
+    kept; ``docs/performance.md``.)
     """
     heads = _cell_heads(family)
     short = SHORT_VARINTS

@@ -36,19 +36,14 @@ def _key_field(key: str) -> bytes:
 def encode_message(data: bytes, attributes: dict[str, str]) -> bytes:
     """A ``PubsubMessage`` (data and attributes) in protobuf wire format.
 
-    Attribute keys repeat, so each key's bytes are made once; a short attribute (every length
-    under 128, nearly always) is one bytes-formatting operation.
+    Attribute keys repeat, so each key's bytes are made once. (A one-format-operation path for
+    short attributes saved 0.11 µs of the producer's 7.3 µs per message, 1.5%: not kept.)
     """
     short = SHORT_VARINTS
     parts = [_DATA, short[len(data)] if len(data) < SHORT else varint(len(data)), data] if data else []
     for key, value in attributes.items():
-        key_field, value_bytes = _key_field(key), value.encode()
-        entry = len(key_field) + 1 + len(value_bytes)
-        if len(value_bytes) < 128 and entry < 128:
-            parts.append(b"\x12%c%s%c%s" % (entry, key_field, len(value_bytes), value_bytes))
-            continue
-        entry_bytes = key_field + varint(len(value_bytes)) + value_bytes
-        parts += (_ATTRIBUTE, varint(len(entry_bytes)), entry_bytes)
+        entry = _key_field(key) + varint(len(value_bytes := value.encode())) + value_bytes
+        parts += (_ATTRIBUTE, short[len(entry)] if len(entry) < SHORT else varint(len(entry)), entry)
     return b"".join(parts)
 
 
