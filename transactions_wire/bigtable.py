@@ -63,11 +63,33 @@ def _cell_heads(family: str) -> _CellHeads:
 def encode_entry(row: Row, family: str) -> bytes:
     """One ``MutateRowsRequest.Entry``: a SetCell per cell, all stamped with the row's timestamp.
 
-    Every length is worked out arithmetically and the entry is one join. Like protobuf itself,
-    a field holding its default (timestamp 0, an empty value) is left out. Lengths under
-    ``SHORT`` (16,384: nearly all) come from a table of varints. (A second encoder for rows whose
-    lengths all fit one byte saved 0.5 µs of the write stage's 8-10 µs per row, about 5%: not
-    kept; ``docs/performance.md``.)
+    A transaction's key and cells are short: when every length fits in one varint byte (under
+    128), each mutation is one bytes-formatting operation. That path is worth 15-20% of the write
+    stage's CPU per row in ``make bench`` (``docs/performance.md``, "The wire encoders"), so it is
+    kept; anything longer, an empty value or a zero timestamp takes the general path.
+    """
+    key = row.row_key
+    micros = row.timestamp_micros
+    if len(key) >= 128 or not micros:
+        return _encode_entry_any_lengths(row, family)
+    heads = _cell_heads(family)
+    timestamp = _FIELD_3_VARINT + varint(micros)
+    fixed = len(timestamp) + 2  # plus the value's tag and one-byte length
+    parts = [b"\x0a%c%s" % (len(key), key)]
+    for qualifier, value in row.cells:
+        head = heads[qualifier]
+        set_cell = len(head) + fixed + len(value)
+        if set_cell > 125 or not value:  # the mutation (set_cell + 2) must fit in one byte too
+            return _encode_entry_any_lengths(row, family)
+        parts.append(b"\x12%c\x0a%c%s%s\x22%c%s" % (set_cell + 2, set_cell, head, timestamp, len(value), value))
+    return b"".join(parts)
+
+
+def _encode_entry_any_lengths(row: Row, family: str) -> bytes:
+    """:func:`encode_entry` for any lengths: every length worked out arithmetically, one join.
+
+    Like protobuf itself, a field holding its default (timestamp 0, an empty value) is left out.
+    Lengths under ``SHORT`` (16,384: nearly all) come from a table of varints.
     """
     heads = _cell_heads(family)
     short = SHORT_VARINTS
