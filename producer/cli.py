@@ -240,10 +240,11 @@ def check_topic(topic: str) -> str | None:
     import google.cloud.pubsub_v1 as pubsub_v1
 
     client = pubsub_v1.PublisherClient()
-    problem = pubsub_existence_problem(f"topic {topic}", lambda: client.get_topic(topic=topic, retry=None, timeout=10))
-    if problem and problem.endswith("does not exist"):
-        return f"{problem} (create it with transacoes-provision)"
-    return problem
+    return pubsub_existence_problem(
+        f"topic {topic}",
+        lambda: client.get_topic(topic=topic, retry=None, timeout=10),
+        if_missing=" (create it with transacoes-provision)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,9 +98,9 @@ def run_against_google(command: Callable[[], int], service: str, failure_code: i
         return failure_code
 
 
-def pubsub_existence_problem(what: str, get: Callable[[], object]) -> str | None:
+def pubsub_existence_problem(what: str, get: Callable[[], object], if_missing: str = "") -> str | None:
     """None if ``get()`` (a ``get_topic`` or ``get_subscription`` call) finds ``what``, else one
-    line: ``<what> does not exist``, or ``cannot reach Pub/Sub at <host>: <error>``.
+    line: ``<what> does not exist<if_missing>``, or ``cannot reach Pub/Sub at <host>: <error>``.
 
     PermissionDenied counts as there: an account allowed to publish or consume may not read a
     resource's metadata, and the publish or the pull will tell.
@@ -110,7 +110,7 @@ def pubsub_existence_problem(what: str, get: Callable[[], object]) -> str | None
     try:
         get()
     except api_exceptions.NotFound:
-        return f"{what} does not exist"
+        return f"{what} does not exist{if_missing}"
     except api_exceptions.PermissionDenied:
         return None
     except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
