@@ -51,7 +51,7 @@ def check_all(config: JobConfig) -> None:
     check_dead_letter_topic(config.dead_letter_topic)
     check_bigtable(config)
     if config.rollups_table:
-        check_rollups_table(config)
+        check_rollups_table(config, config.rollups_table)
     if config.bigtable_app_profile:
         check_app_profile(config)
 
@@ -130,11 +130,9 @@ def check_bigtable(config: JobConfig) -> None:
     _check_table(config, "bigtable_table", config.bigtable_table, "column_family", (config.column_family,))
 
 
-def check_rollups_table(config: JobConfig) -> None:
-    """The rollups table exists, with the rollups' families ``agg`` and ``ids`` (called only when
-    the job has one)."""
-    if config.rollups_table:
-        _check_table(config, "rollups_table", config.rollups_table, None, rollup_layout.FAMILIES)
+def check_rollups_table(config: JobConfig, table: str) -> None:
+    """The rollups table exists, with the rollups' families ``agg`` and ``ids``."""
+    _check_table(config, "rollups_table", table, None, rollup_layout.FAMILIES)
 
 
 def _check_table(
