@@ -174,8 +174,6 @@ class _WriteRowsFn(beam.DoFn):
         ):
             sent = self._send()
         source = row.source
-        if source is None:
-            raise ValueError("WriteBigtableRows takes transaction rows, each with its source message")
         counted = (row.sale, _arrival_ms(source)) if self._emit_written else None
         self._rows.append((row.timestamp_micros, source.data, tuple(source.attributes.items()), counted))
         self._entries.append(entry)

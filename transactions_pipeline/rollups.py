@@ -56,7 +56,6 @@ from transactions.rollup_layout import Rollup
 from transactions_pipeline import metrics
 from transactions_pipeline.bigtable_sink import ConnectionFactory, bigtable_connection
 from transactions_pipeline.bigtable_writer import BigtableBatchWriter, BigtableTarget, RetryPolicy
-from transactions_pipeline.rows import BigtableRow
 from transactions_wire.bigtable import encode_entry
 
 STEP_PARTIALS = "RollupPartials"
@@ -162,6 +161,15 @@ class DistinctSales(beam.CombineFn):
 
     def extract_output(self, accumulator: Sales) -> Sales:
         return accumulator
+
+
+class RollupRow(NamedTuple):
+    """One row of the rollups table, as the wire encoder takes it; a refused one's dead letter is
+    built from its window (:func:`_rollup_source`), so it carries no source message."""
+
+    row_key: bytes
+    cells: tuple[tuple[bytes, bytes], ...]
+    timestamp_micros: int
 
 
 class RollupFiring(NamedTuple):
@@ -349,15 +357,15 @@ class _WriteRollupsFn(beam.DoFn):
         self._write([_totals_row(firing, sales) for firing, sales in counted], rollup_layout.FAMILY, counted, dead)
         return dead
 
-    def _ids_row(self, firing: RollupFiring) -> BigtableRow:
+    def _ids_row(self, firing: RollupFiring) -> RollupRow:
         generation = self._generation
         cells = tuple(
             (rollup_layout.ids_qualifier(generation, part), value)
             for part, value in enumerate(rollup_layout.encode_sales(firing.sales))
         )
-        return BigtableRow(firing.key, cells, firing.end_ms * 1000, None)
+        return RollupRow(firing.key, cells, firing.end_ms * 1000)
 
-    def _write(self, rows: list[BigtableRow], family: str, counted: list, dead: list) -> set[int]:
+    def _write(self, rows: list[RollupRow], family: str, counted: list, dead: list) -> set[int]:
         """Write rows of one family; a row that fails becomes a dead letter describing its window's
         total over what it counted (``counted``, row by row). Returns the failed indexes."""
         if not rows:
@@ -399,11 +407,11 @@ class _WriteRollupsFn(beam.DoFn):
         return found
 
 
-def _totals_row(firing: RollupFiring, sales: Sales) -> BigtableRow:
+def _totals_row(firing: RollupFiring, sales: Sales) -> RollupRow:
     """The window's ``count`` and money over ``sales``, versioned by count."""
     count = len(sales)
     cells = rollup_layout.cells(_BY_NAME[firing.rollup], count, sum(sales.values()))
-    return BigtableRow(firing.key, cells, rollup_layout.totals_timestamp_micros(firing.end_ms, count), None)
+    return RollupRow(firing.key, cells, rollup_layout.totals_timestamp_micros(firing.end_ms, count))
 
 
 def _rollup_source(firing: RollupFiring, sales: Sales) -> RollupSource:

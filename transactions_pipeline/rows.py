@@ -40,11 +40,10 @@ class BigtableRow(NamedTuple):
     row_key: bytes
     cells: tuple[tuple[bytes, bytes], ...]
     timestamp_micros: int
-    source: SourceMessage | None
-    """The original Pub/Sub message (or CSV line), for the dead letter of a row Bigtable refuses
-    (None for a rollup's own row, whose dead letter the rollups build themselves)."""
+    source: SourceMessage
+    """The original Pub/Sub message (or CSV line), for the dead letter of a row Bigtable refuses."""
     sale: Sale | None = None
-    """The transaction's sale, for the rollups once the row is written (None for a rollup's own row)."""
+    """The transaction's sale, for the rollups once the row is written."""
 
 
 def to_row(transaction: Transaction, source: SourceMessage) -> BigtableRow:
