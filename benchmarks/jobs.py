@@ -118,7 +118,7 @@ def _write(rows, contender: str, table: str, dead_letter_topic: str = "") -> Non
         direct_rows | "WriteToBigTable" >> WriteToBigTable(PROJECT, INSTANCE, table, use_cross_language=False)
     elif contender == "rollups":  # ours, and the rollups of what it wrote, as the job adds them
         target = BigtableTarget(PROJECT, INSTANCE, table, FAMILY)
-        _, written = rows | "WriteToBigtable" >> WriteBigtableRows(target, emit_written=True)
+        written = (rows | "WriteToBigtable" >> WriteBigtableRows(target, emit_written=True)).written
         write_rollups(written, job_config(table, dead_letter_topic, "unused", rollups_table=rollups_table(table)))
     else:
         rows | "WriteToBigtable" >> WriteBigtableRows(BigtableTarget(PROJECT, INSTANCE, table, FAMILY))

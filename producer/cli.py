@@ -12,21 +12,29 @@ import argparse
 import logging
 import os
 import re
+import shlex
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from producer.breaking import Breaker
 from producer.pacing import Pacer
-from transactions import resource_names
-from transactions.cli_errors import ArgumentParser, finite_number, pubsub_existence_problem, run_against_google
+from producer.stats import Stats
+from transactions.cli_errors import (
+    ArgumentParser,
+    check_names,
+    finite_number,
+    pubsub_existence_problem,
+    run_against_google,
+)
 from transactions.excerpt import excerpt, path_line
-from transactions.kaggle import BadRow, UnusableInput, count_data_lines, read_rows
-from transactions.messages import replay_transaction_id, to_message
+from transactions.kaggle import BadRow, SaleRow, UnusableInput, count_data_lines, read_rows
+from transactions.messages import Message, replay_transaction_id, to_message
 
 DEFAULT_CSV = Path(__file__).resolve().parent.parent / "data" / "sample_transactions.csv"
 """The synthetic sample: next to the package in a checkout, and in the producer image."""
@@ -50,6 +58,12 @@ OPTIONS = (  # flag, type (bool = a switch), default, help; each also PRODUCER_<
     ("--invalid-share", finite_number(0, 1), 0.0, "fraction of messages deliberately broken (0-1)"),
     ("--strict", bool, False, "stop at the first bad CSV row"),
     ("--batch-size", finite_number(1, 1000, int), 1000, "messages per publish request (max 1000)"),
+    (
+        "--retry-seconds",
+        finite_number(1, 86_400),
+        120.0,
+        "how long a batch retries a failing Pub/Sub before the producer stops, naming the line to resume at (120)",
+    ),
 )
 
 
@@ -104,9 +118,9 @@ class Replay:
         self.sent = 0
         self.next_line = source.start_line
         self.started = time.monotonic()
-        self._parsed: list | None = None
+        self._parsed: list[SaleRow | BadRow] | None = None
 
-    def _rows(self, start_line: int):
+    def _rows(self, start_line: int) -> Iterator[SaleRow | BadRow]:
         """The file's rows from ``start_line``. A load test (``--loop``) goes over a file many
         times: a whole pass over a file of at most ``LOOP_CACHE_BYTES`` is kept, parsed, and the
         next passes go over that instead of reading and parsing the file again."""
@@ -114,7 +128,7 @@ class Replay:
             yield from self._parsed
             return
         keep = self.source.loop and start_line == 2 and self.source.csv.stat().st_size <= LOOP_CACHE_BYTES
-        kept = []
+        kept: list[SaleRow | BadRow] = []
         for item in read_rows(self.source.csv, start_line):
             if keep:
                 kept.append(item)
@@ -122,7 +136,7 @@ class Replay:
         if keep:
             self._parsed = kept
 
-    def messages(self):
+    def messages(self) -> Iterator[Message]:
         args = self.source
         breaker = Breaker(args.invalid_share, args.run_id)
         where = path_line(args.csv)
@@ -154,7 +168,7 @@ class Replay:
             start_line = 2
 
 
-def _report_line(replay: Replay, stats, total: int | None) -> str:
+def _report_line(replay: Replay, stats: Stats | None, total: int | None) -> str:
     elapsed = max(1e-9, time.monotonic() - replay.started)
     published = stats.published if stats else replay.sent
     p50 = stats.percentile(0.5) if stats else None
@@ -176,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.dry_run:
         from producer.publisher import BatchPublisher
 
-        publisher = BatchPublisher(args.topic, batch_size=args.batch_size)
+        publisher = BatchPublisher(args.topic, batch_size=args.batch_size, retry_seconds=args.retry_seconds)
     stats = publisher.stats if publisher else None
     total = args.limit or (None if args.loop else max(0, count_data_lines(args.csv) - (args.start_line - 2)))
     interactive = sys.stderr.isatty()
@@ -196,7 +210,9 @@ def run(args: argparse.Namespace) -> int:
             if replay.stop.is_set():
                 break
             if publisher:
-                publisher.add(message)
+                publisher.add(message, replay.next_line - 1)
+                if publisher.failing.is_set():  # a batch failed after its retries: stop, and say where to resume
+                    break
             else:
                 out.write(message.data + b"\n")
             replay.sent += 1
@@ -226,13 +242,41 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - replay.started
     summary = _report_line(replay, stats, None)
     stopped = " (stopped by signal)" if replay.stop.is_set() else ""
+    resume_line = publisher.first_failed_line if publisher else None
+    if resume_line is not None:
+        stopped = " (stopped: Pub/Sub kept failing)"
     print(
         f"{chr(10) if interactive else ''}summary{stopped}: {summary} elapsed={elapsed:.2f}s "
-        f"next_line={replay.next_line} run_id={args.run_id}",
+        f"next_line={replay.next_line if resume_line is None else resume_line} run_id={args.run_id}",
         file=sys.stderr,
         flush=True,
     )
+    if resume_line is not None:
+        command = resume_command(args.argv, resume_line, args.run_id)
+        print(
+            f"every line before {resume_line} is published; resume with the same run id (the same "
+            f"transaction ids: lines sent twice rewrite the same rows): {command}",
+            file=sys.stderr,
+            flush=True,
+        )
     return 1 if stats and stats.failed else 0
+
+
+def resume_command(argv: list[str], line: int, run_id: str) -> str:
+    """``python -m producer`` with the options given, but ``--start-line line --run-id run_id``."""
+    kept: list[str] = []
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+            continue
+        if word in ("--start-line", "--run-id"):
+            skip = True
+            continue
+        if word.startswith(("--start-line=", "--run-id=")):
+            continue
+        kept.append(word)
+    return shlex.join(["python", "-m", "producer", *kept, "--start-line", str(line), "--run-id", run_id])
 
 
 def check_topic(topic: str) -> str | None:
@@ -251,11 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    check_names(parser, args, (("topic", "topic"),), may_be_empty=("topic",))
     problems = []
     if not args.dry_run and not args.topic:
         problems.append("--topic is required (projects/<project>/topics/<topic>), or use --dry-run")
-    elif args.topic and not resource_names.is_valid("topic", args.topic):
-        problems.append(f"--topic: {excerpt(args.topic)} is not {resource_names.DESCRIPTIONS['topic']}")
     args.run_id = args.run_id or datetime.now(UTC).strftime("r%Y%m%dT%H%M%S")
     if not RUN_ID_FORM.fullmatch(args.run_id):
         problems.append(f"--run-id: {excerpt(args.run_id)} is not 1-40 characters of [A-Za-z0-9._-]")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -38,6 +37,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from transactions.dead_letters import dead_letter
 from transactions_pipeline import metrics
+from transactions_pipeline.bigtable_connection import ConnectionFactory, adaptive_throttler, bigtable_connection
 from transactions_pipeline.bigtable_writer import (
     BatchLimits,
     BigtableBatchWriter,
@@ -46,8 +46,8 @@ from transactions_pipeline.bigtable_writer import (
     RetryPolicy,
     WriteOutcome,
 )
-from transactions_pipeline.rows import BigtableRow
-from transactions_wire.bigtable import Sender, encode_entry, mutate_rows_sender
+from transactions_pipeline.rows import BigtableRow, SourceMessage
+from transactions_wire.bigtable import encode_entry
 
 _LOG = logging.getLogger(__name__)
 
@@ -68,25 +68,6 @@ Output = WindowedValue | beam.pvalue.TaggedOutput
 WRITTEN = "written"
 """The sink's second output, with ``emit_written``: per settled batch, one tuple of
 ``(sale, arrival ms or None)`` for its written rows. The rollups count only those."""
-
-
-class Connection(NamedTuple):
-    """How a worker reaches a table: a sender of ``MutateRows`` requests, and how to close it."""
-
-    send: Sender
-    close: Callable[[], None]
-
-
-ConnectionFactory = Callable[[BigtableTarget], Connection]
-
-
-def bigtable_connection(target: BigtableTarget) -> Connection:
-    """The generated (GAPIC) data client that ``google.cloud.bigtable.Client`` builds, and a sender
-    on its channel: ADC, the endpoint and ``BIGTABLE_EMULATOR_HOST`` are the library's own."""
-    from google.cloud import bigtable
-
-    client = bigtable.Client(project=target.project).table_data_client
-    return Connection(mutate_rows_sender(client), client.transport.close)
 
 
 class _WriteRowsFn(beam.DoFn):
@@ -111,10 +92,8 @@ class _WriteRowsFn(beam.DoFn):
         self._report_freshness = report_freshness
         self._freshness = Metrics.distribution(metrics.NAMESPACE, metrics.WRITE_FRESHNESS_MS)
         self._freshness_sum = Metrics.counter(metrics.NAMESPACE, metrics.WRITE_FRESHNESS_MS_SUM)
-        self._written = Metrics.counter(metrics.NAMESPACE, metrics.WRITTEN)
-        self._retries = Metrics.counter(metrics.NAMESPACE, metrics.WRITE_RETRIES)
-        self._write_failed = Metrics.counter(metrics.NAMESPACE, metrics.WRITE_FAILED)
-        self._rows_per_call = Metrics.distribution(metrics.NAMESPACE, metrics.ROWS_PER_WRITE_CALL)
+        self._freshness_count = Metrics.counter(metrics.NAMESPACE, metrics.WRITE_FRESHNESS_COUNT)
+        self._metrics = metrics.WriterMetrics()
 
     def display_data(self) -> dict:
         target = self._target
@@ -131,7 +110,6 @@ class _WriteRowsFn(beam.DoFn):
 
     def setup(self) -> None:
         self._connection = self._client_factory(self._target)
-        self._throttled = metrics.ThrottledSeconds()
         self._writer = BigtableBatchWriter(
             self._connection.send,
             self._target,
@@ -209,11 +187,7 @@ class _WriteRowsFn(beam.DoFn):
         return outputs
 
     def _account(self, rows: list[Kept], outcome: WriteOutcome) -> list[Output]:
-        self._written.inc(outcome.written)
-        self._rows_per_call.update(len(rows))
-        if outcome.retried:
-            self._retries.inc(outcome.retried)
-        self._throttled.add(outcome.waited_seconds)
+        self._metrics.account(outcome, len(rows))
         failed = {failure.batch_index for failure in outcome.failed}
         if self._report_freshness:
             self._update_freshness(rows, failed)
@@ -224,7 +198,6 @@ class _WriteRowsFn(beam.DoFn):
             outputs.append(beam.pvalue.TaggedOutput(WRITTEN, GlobalWindows.windowed_value(written)))
         if not outcome.failed:
             return outputs
-        self._write_failed.inc(len(outcome.failed))
         _LOG.warning("%d of %d rows not written; dead-lettering them", len(outcome.failed), len(rows))
         return outputs + [
             _write_dead_letter(rows[failure.batch_index], failure.reason, failure.detail) for failure in outcome.failed
@@ -233,13 +206,15 @@ class _WriteRowsFn(beam.DoFn):
     def _update_freshness(self, rows: list[Kept], failed: set[int]) -> None:
         now_micros = time.time_ns() // 1000
         update = self._freshness.update
-        total = 0
+        total = counted = 0
         for index, (timestamp_micros, _, _, _) in enumerate(rows):
             if index not in failed:
                 freshness_ms = (now_micros - timestamp_micros) // 1000
                 update(freshness_ms)
                 total += freshness_ms
+                counted += 1
         self._freshness_sum.inc(total)
+        self._freshness_count.inc(counted)
 
     def _report_lineage_once(self) -> None:
         if not self._lineage_reported:
@@ -248,15 +223,7 @@ class _WriteRowsFn(beam.DoFn):
             Lineage.sinks().add("bigtable", target.project, target.instance, target.table)
 
 
-def adaptive_throttler():
-    """Beam's client-side throttler, with the settings its Datastore sink uses: two minutes of
-    history in one-second buckets, throttling once requests exceed successes by a quarter."""
-    from apache_beam.io.components.adaptive_throttler import AdaptiveThrottler
-
-    return AdaptiveThrottler(window_ms=120_000, bucket_ms=1_000, overload_ratio=1.25)
-
-
-def _arrival_ms(source) -> int | None:
+def _arrival_ms(source: SourceMessage) -> int | None:
     """When a Pub/Sub message was published (its arrival in the stream); None for a CSV line."""
     published = getattr(source, "publish_time", None)
     return None if published is None else int(published.timestamp() * 1000)
@@ -269,12 +236,21 @@ def _write_dead_letter(row: Kept, reason: str, detail: str) -> WindowedValue:
     return GlobalWindows.windowed_value(letter, Timestamp(micros=timestamp_micros))
 
 
+class WriteResult(NamedTuple):
+    """What :class:`WriteBigtableRows` returns, always: the dead letters of the rows not written,
+    and (:data:`WRITTEN`) what was written, empty unless ``emit_written``."""
+
+    dead_letters: beam.PCollection
+    written: beam.PCollection
+
+
 class WriteBigtableRows(beam.PTransform):
-    """Write :class:`BigtableRow` elements; returns the dead letters of rows not written.
+    """Write :class:`BigtableRow` elements; returns a :class:`WriteResult`.
 
     Each row's ``source`` must have ``data`` and ``attributes`` (a Pub/Sub message, or a CSV
     line wrapped the same way), which become the dead letter if the row cannot be written.
-    With ``emit_written`` it returns a pair instead: the dead letters, and :data:`WRITTEN`.
+    With ``emit_written`` the result's ``written`` holds, per settled batch, the written rows'
+    sales (:data:`WRITTEN`), for the rollups.
     """
 
     def __init__(
@@ -291,12 +267,9 @@ class WriteBigtableRows(beam.PTransform):
         self._fn = _WriteRowsFn(
             target, limits, policy, client_factory, adaptive_throttling, report_freshness, emit_written
         )
-        self._emit_written = emit_written
 
-    def expand(self, rows):
+    def expand(self, rows: beam.PCollection) -> WriteResult:
         if not isinstance(rows.windowing.windowfn, GlobalWindows):
             raise ValueError("WriteBigtableRows takes rows in the global window (re-window them first)")
-        if not self._emit_written:
-            return rows | "WriteBatches" >> beam.ParDo(self._fn)
         outputs = rows | "WriteBatches" >> beam.ParDo(self._fn).with_outputs(WRITTEN, main="dead_letters")
-        return outputs["dead_letters"], outputs[WRITTEN]
+        return WriteResult(outputs["dead_letters"], outputs[WRITTEN])

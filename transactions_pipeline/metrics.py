@@ -9,7 +9,12 @@ so their counters are made on first use and kept, instead of one attribute per c
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from apache_beam.metrics import Metrics
+
+if TYPE_CHECKING:
+    from transactions_pipeline.bigtable_writer import WriteOutcome
 
 NAMESPACE = "transacoes"
 
@@ -29,6 +34,10 @@ distribution as four running figures since the job started, ``<name>_MEAN``, ``_
 WRITE_FRESHNESS_MS_SUM = WRITE_FRESHNESS_MS + "_sum"
 """The same milliseconds summed, as a counter: over a window, its change divided by the change of
 ``write_freshness_ms_COUNT`` is the window's mean freshness (the dashboard's tile)."""
+WRITE_FRESHNESS_COUNT = "write_freshness_count"
+"""How many rows ``write_freshness_ms_sum`` adds up, as a plain counter of ours: the divisor of the
+dashboard's mean freshness (Cloud Monitoring exports a distribution's ``_COUNT`` under a name of
+its own making, so the dashboard does not rely on one)."""
 DEAD_LETTERED = "dead_lettered"
 DEAD_LETTERED_BY_REASON = "dead_lettered_"
 """Prefix: ``dead_lettered_<stage>_<reason>``."""
@@ -56,6 +65,7 @@ COUNTERS = (
     DEAD_LETTERED,
     THROTTLED_SECONDS,
     WRITE_FRESHNESS_MS_SUM,
+    WRITE_FRESHNESS_COUNT,
     ROLLUP_WRITTEN,
     ROLLUP_PREFIX + WRITE_RETRIES,
     ROLLUP_PREFIX + WRITE_FAILED,
@@ -71,9 +81,9 @@ class CounterFamily:
 
     def __init__(self, prefix: str) -> None:
         self._prefix = prefix
-        self._counters: dict[str, object] = {}
+        self._counters: dict[str, Metrics.DelegatingCounter] = {}
 
-    def __getitem__(self, suffix: str):
+    def __getitem__(self, suffix: str) -> Metrics.DelegatingCounter:
         counter = self._counters.get(suffix)
         if counter is None:
             counter = self._counters[suffix] = Metrics.counter(NAMESPACE, self._prefix + suffix)
@@ -93,3 +103,27 @@ class ThrottledSeconds:
         if whole:
             self._counter.inc(whole)
             self._carry -= whole
+
+
+class WriterMetrics:
+    """What a Bigtable writer reports of each batch it settles, under ``<prefix><name>``: rows
+    written, entries retried, rows failed, rows per call, and the time it waited
+    (``cumulativeThrottlingSeconds``, one counter for every writer: the autoscaler reads it).
+    The transaction sink's prefix is empty; the rollups' is :data:`ROLLUP_PREFIX`."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self._written = Metrics.counter(NAMESPACE, prefix + WRITTEN)
+        self._retries = Metrics.counter(NAMESPACE, prefix + WRITE_RETRIES)
+        self._failed = Metrics.counter(NAMESPACE, prefix + WRITE_FAILED)
+        self._rows_per_call = Metrics.distribution(NAMESPACE, prefix + ROWS_PER_WRITE_CALL)
+        self.throttled = ThrottledSeconds()
+
+    def account(self, outcome: WriteOutcome, rows: int) -> None:
+        """One settled batch of ``rows`` rows."""
+        self._written.inc(outcome.written)
+        self._rows_per_call.update(rows)
+        if outcome.retried:
+            self._retries.inc(outcome.retried)
+        if outcome.failed:
+            self._failed.inc(len(outcome.failed))
+        self.throttled.add(outcome.waited_seconds)

@@ -8,23 +8,28 @@ dead letter published. The backfill uses the same step names, validation, writer
 letters; only ``ReadTransactions`` differs.
 """
 
-from collections.abc import Callable
-from typing import Any
+# Annotations stay text: Beam would read a DoFn's as the element types of its outputs (and
+# choose their coders by them), so these are for mypy alone, as in every module of the job.
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.pvalue import DoOutputsTuple, TaggedOutput
+from apache_beam.runners.runner import PipelineResult
 
 from transactions import attributes, rollup_layout
 from transactions.contract import InvalidMessage, Transaction, parse_transaction
-from transactions.dead_letters import dead_letter
-from transactions_pipeline import metrics, rollups
+from transactions.dead_letters import DeadLetter, dead_letter
+from transactions_pipeline import metrics, rollup_sink, rollups
 from transactions_pipeline.backfill import ReadCsvLines, parse_csv_line
-from transactions_pipeline.bigtable_sink import WriteBigtableRows
+from transactions_pipeline.bigtable_sink import WriteBigtableRows, WriteResult
 from transactions_pipeline.bigtable_writer import BigtableTarget
 from transactions_pipeline.dead_letter_sink import PublishDeadLetters
 from transactions_pipeline.options import JobConfig, choose_local_runner
-from transactions_pipeline.rows import to_row
+from transactions_pipeline.rows import BigtableRow, Sale, SourceMessage, to_row
 
 DEAD_LETTERS = "dead_letters"
 ROWS = "rows"
@@ -37,8 +42,14 @@ STEP_COLLECT_DEAD_LETTERS = "CollectDeadLetters"
 STEP_PUBLISH_DEAD_LETTERS = "PublishDeadLetters"
 DEDUPLICATION_ATTRIBUTE = attributes.TRANSACTION_ID
 
+Parse = Callable[[SourceMessage], Transaction]
+"""A source record (a Pub/Sub message, a CSV line) as a validated transaction, or InvalidMessage."""
+WrittenSales = tuple[tuple[Sale, int | None], ...]
+"""An element of the sink's ``written`` output: a settled batch's written sales, each with its
+arrival ms (None for a CSV line)."""
 
-def parse_message(message) -> Transaction:
+
+def parse_message(message: SourceMessage) -> Transaction:
     """A Pub/Sub message's body as a validated transaction (see :func:`parse_transaction`)."""
     return parse_transaction(message.data)
 
@@ -52,7 +63,7 @@ class ParseAndValidateFn(beam.DoFn):
     the read and valid counts are kept per bundle and added to the counters when it ends.
     """
 
-    def __init__(self, parse=parse_message) -> None:
+    def __init__(self, parse: Parse = parse_message) -> None:
         self._parse = parse
         self._read = Metrics.counter(metrics.NAMESPACE, metrics.READ)
         self._valid = Metrics.counter(metrics.NAMESPACE, metrics.VALID)
@@ -62,7 +73,7 @@ class ParseAndValidateFn(beam.DoFn):
     def start_bundle(self) -> None:
         self._bundle_read = self._bundle_invalid = 0
 
-    def process(self, record):
+    def process(self, record: SourceMessage) -> Iterable[BigtableRow | TaggedOutput[str, DeadLetter]]:
         self._bundle_read += 1
         try:
             transaction = self._parse(record)
@@ -81,7 +92,7 @@ class ParseAndValidateFn(beam.DoFn):
 
 def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     """Add the job's steps to ``pipeline``: read, parse, write, dead letters."""
-    parse: Callable[[Any], Transaction]
+    parse: Parse
     if config.input_file is None:  # a subscription: the stream
         on_dataflow = pipeline.options.view_as(StandardOptions).runner in ("DataflowRunner", "TestDataflowRunner")
         records = pipeline | STEP_READ >> beam.io.ReadFromPubSub(
@@ -96,13 +107,13 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
         records = pipeline | STEP_READ >> ReadCsvLines(config.input_file)
         parse = parse_csv_line
     parsed = parse_and_validate(records, parse)
-    write_dead_letters, written = write_rows(parsed, config)
-    write_dead_letters | STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
-    if written is not None:
+    dead_letters, written = write_rows(parsed, config)
+    dead_letters | STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
+    if config.rollups_table:
         write_rollups(written, config)
 
 
-def write_rollups(written, config: JobConfig, generation: str | None = None) -> None:
+def write_rollups(written: beam.PCollection[WrittenSales], config: JobConfig, generation: str | None = None) -> None:
     """The live rollups of the written rows, in the rollups table (``docs/rollups.md``).
 
     Steps of their own, added next to the transaction steps: a job without rollups has exactly
@@ -113,7 +124,9 @@ def write_rollups(written, config: JobConfig, generation: str | None = None) -> 
     generation = generation or rollups.writer_generation(config.streaming, config.input_file)
     failures = rollups.rollup_rows(
         written, config.streaming, config.rollup_allowed_lateness_seconds
-    ) | rollups.STEP_WRITE >> rollups.WriteRollups(rollup_target, generation, adaptive_throttling=not config.streaming)
+    ) | rollups.STEP_WRITE >> rollup_sink.WriteRollups(
+        rollup_target, generation, adaptive_throttling=not config.streaming
+    )
     failures | rollups.STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
 
 
@@ -128,28 +141,25 @@ def bigtable_target(config: JobConfig, table: str | None = None, column_family: 
     )
 
 
-def parse_and_validate(records, parse=parse_message):
+def parse_and_validate(records: beam.PCollection[SourceMessage], parse: Parse = parse_message) -> DoOutputsTuple:
     """``records`` -> tagged outputs ``rows`` (:class:`BigtableRow`) and ``dead_letters``."""
     return records | STEP_PARSE >> beam.ParDo(ParseAndValidateFn(parse)).with_outputs(DEAD_LETTERS, main=ROWS)
 
 
-def write_rows(parsed, config: JobConfig):
-    """Write the valid rows of ``parsed``; return every dead letter (parse and write), and, when
-    the job keeps rollups, what was written (else None)."""
-    written = None
-    write_failures = parsed[ROWS] | STEP_WRITE >> WriteBigtableRows(
+def write_rows(parsed: DoOutputsTuple, config: JobConfig) -> WriteResult:
+    """Write the valid rows of ``parsed``; returns every dead letter (parse and write), and what
+    was written (sales, for the rollups; empty when the job keeps none)."""
+    result = parsed[ROWS] | STEP_WRITE >> WriteBigtableRows(
         bigtable_target(config),
         adaptive_throttling=not config.streaming,  # a bulk load yields to the live stream
         report_freshness=config.streaming,  # a backfill's event times are history
         emit_written=bool(config.rollups_table),
     )
-    if config.rollups_table:
-        write_failures, written = write_failures
-    dead_letters = (parsed[DEAD_LETTERS], write_failures) | STEP_COLLECT_DEAD_LETTERS >> beam.Flatten()
-    return dead_letters, written
+    dead_letters = (parsed[DEAD_LETTERS], result.dead_letters) | STEP_COLLECT_DEAD_LETTERS >> beam.Flatten()
+    return WriteResult(dead_letters, result.written)
 
 
-def run(options: PipelineOptions, config: JobConfig):
+def run(options: PipelineOptions, config: JobConfig) -> PipelineResult:
     """Build and start the job; returns the runner's result (the caller decides to wait).
 
     A subscription makes a streaming job and a file a batch one, whatever the flags say; the

@@ -24,6 +24,7 @@ from transactions.cli_errors import pubsub_existence_problem
 from transactions.excerpt import excerpt, message_line, path_line
 from transactions.kaggle import UnusableInput, check_header
 from transactions_pipeline.options import ConfigError, JobConfig
+from transactions_wire import clients
 
 _LOG = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10.0
@@ -58,10 +59,7 @@ def check_all(config: JobConfig) -> None:
 
 def check_subscription(subscription: str) -> None:
     """The subscription exists and the job may pull from it and acknowledge."""
-    import google.cloud.pubsub_v1 as pubsub_v1
-
-    client = pubsub_v1.SubscriberClient()
-    try:
+    with clients.pubsub_subscriber() as client:
         _require_permission(
             "--input_subscription",
             subscription,
@@ -73,16 +71,12 @@ def check_subscription(subscription: str) -> None:
             ),
             lambda: client.get_subscription(subscription=subscription, timeout=TIMEOUT_SECONDS, retry=None),
         )
-    finally:
-        client.close()
 
 
 def check_dead_letter_topic(topic: str) -> None:
     """The dead-letter topic exists and the job may publish to it."""
-    import google.cloud.pubsub_v1 as pubsub_v1
-
-    api = pubsub_v1.PublisherClient().api
-    try:
+    with clients.pubsub_publisher() as publisher:
+        api = publisher.api
         _require_permission(
             "--dead_letter_topic",
             topic,
@@ -92,8 +86,6 @@ def check_dead_letter_topic(topic: str) -> None:
             ),
             lambda: api.get_topic(topic=topic, timeout=TIMEOUT_SECONDS, retry=None),
         )
-    finally:
-        api.transport.close()
 
 
 def _require_permission(
@@ -136,16 +128,13 @@ def check_rollups_table(config: JobConfig, table: str) -> None:
 
 
 def _check_table(
-    config: JobConfig, table_parameter: str, table_id: str, family_parameter, wanted: tuple[str, ...]
+    config: JobConfig, table_parameter: str, table_id: str, family_parameter: str | None, wanted: tuple[str, ...]
 ) -> None:
     """The table exists and has every family of ``wanted`` (one schema read)."""
-    from google.cloud import bigtable
-
-    client = bigtable.Client(project=config.bigtable_project, admin=True)
-    table = client.instance(config.bigtable_instance).table(table_id)
     where = resource_names.table_path(config.bigtable_project, config.bigtable_instance, table_id)
     try:
-        families = table.list_column_families()
+        with clients.bigtable_admin(config.bigtable_project) as client:
+            families = client.instance(config.bigtable_instance).table(table_id).list_column_families()
     except api_exceptions.NotFound:
         raise ConfigError(
             f"--{table_parameter}: table {where} does not exist; create it with family "
@@ -169,12 +158,11 @@ def _check_table(
 
 def check_app_profile(config: JobConfig) -> None:
     """The app profile exists in the instance (an unknown one fails every write)."""
-    from google.cloud import bigtable
-
-    instance = bigtable.Client(project=config.bigtable_project, admin=True).instance(config.bigtable_instance)
     where = f"projects/{config.bigtable_project}/instances/{config.bigtable_instance}"
     try:
-        found = instance.app_profile(config.bigtable_app_profile).exists()
+        with clients.bigtable_admin(config.bigtable_project) as client:
+            instance = client.instance(config.bigtable_instance)
+            found = instance.app_profile(config.bigtable_app_profile).exists()
     except api_exceptions.MethodNotImplemented:
         _LOG.info("--bigtable_app_profile: this Bigtable (an emulator) has no instance admin API; not checked")
         return

@@ -9,20 +9,19 @@ from __future__ import annotations
 import hashlib
 
 from transactions_tools import defaults
+from transactions_wire import clients
 
 
 def table_digest(name: str, project: str = defaults.PROJECT, instance: str = defaults.INSTANCE) -> tuple[int, str]:
     """(rows, sha256 of every cell with its timestamp) of a table, in key order."""
-    from google.cloud import bigtable
-
-    table = bigtable.Client(project=project, admin=True).instance(instance).table(name)
     digest = hashlib.sha256()
     rows = 0
-    for row in table.read_rows():
-        rows += 1
-        digest.update(row.row_key)
-        for family, columns in sorted(row.cells.items()):
-            for qualifier, cells in sorted(columns.items()):
-                for cell in cells:
-                    digest.update(f"|{family}:{qualifier!r}={cell.value!r}@{cell.timestamp.isoformat()}".encode())
+    with clients.bigtable_admin(project) as client:
+        for row in client.instance(instance).table(name).read_rows():
+            rows += 1
+            digest.update(row.row_key)
+            for family, columns in sorted(row.cells.items()):
+                for qualifier, cells in sorted(columns.items()):
+                    for cell in cells:
+                        digest.update(f"|{family}:{qualifier!r}={cell.value!r}@{cell.timestamp.isoformat()}".encode())
     return rows, digest.hexdigest()

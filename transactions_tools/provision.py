@@ -13,13 +13,18 @@ the same (``tests/unit/deploy/test_infra.py`` keeps the two equal).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from google.api_core import exceptions as api_exceptions
 
 from transactions import resource_names
 from transactions.cli_errors import ArgumentParser, check_names, run_against_google
 from transactions_tools import defaults
+from transactions_wire import clients
+
+Log = Callable[[str], None]
 
 DEFAULTS = {
     "topic": defaults.TOPIC,
@@ -56,13 +61,9 @@ class Resources:
         return resource_names.subscription_path(self.project, name)
 
 
-def provision(resources: Resources, log=print) -> None:
+def provision(resources: Resources, log: Log = print) -> None:
     """Create whatever of ``resources`` is missing."""
-    import google.cloud.pubsub_v1 as pubsub_v1
-
-    publisher = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
-    try:
+    with clients.pubsub_publisher() as publisher, clients.pubsub_subscriber() as subscriber:
         for topic in (resources.topic, resources.dead_letter_topic):
             _create(
                 lambda t=topic: publisher.create_topic(name=resources.topic_path(t)),
@@ -87,22 +88,22 @@ def provision(resources: Resources, log=print) -> None:
                 f"subscription {resources.subscription_path(subscription)}",
                 log,
             )
-    finally:
-        subscriber.close()
     bigtable_project = resources.bigtable_project or resources.project
     create_table(bigtable_project, resources.instance, resources.table, (resources.column_family,), log)
     if resources.rollups_table:
         create_table(bigtable_project, resources.instance, resources.rollups_table, defaults.ROLLUP_FAMILIES, log)
 
 
-def create_table(project: str, instance: str, table_id: str, families: tuple[str, ...], log=print) -> None:
+def create_table(project: str, instance: str, table_id: str, families: tuple[str, ...], log: Log = print) -> None:
     """The table with ``families``, each keeping one version; adds a missing family to an existing table."""
-    from google.cloud import bigtable
+    name = resource_names.table_path(project, instance, table_id)
+    with clients.bigtable_admin(project) as client:
+        _create_table(client.instance(instance).table(table_id), name, families, log)
+
+
+def _create_table(table: Any, name: str, families: tuple[str, ...], log: Log) -> None:
     from google.cloud.bigtable import column_family
 
-    client = bigtable.Client(project=project, admin=True)
-    table = client.instance(instance).table(table_id)
-    name = resource_names.table_path(project, instance, table_id)
     keep_one = column_family.MaxVersionsGCRule(1)
     if not table.exists():
         _create(
@@ -120,7 +121,8 @@ def create_table(project: str, instance: str, table_id: str, families: tuple[str
             log(f"exists: table {name} with family {family}")
 
 
-def _create(action, what: str, log) -> None:
+def _create(action: Callable[..., object], what: str, log: Log) -> None:
+    """Call ``action`` (with no arguments: the callers' lambdas bind theirs as defaults)."""
     try:
         action()
         log(f"created {what}")

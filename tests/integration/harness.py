@@ -103,12 +103,12 @@ def streaming_job(config: JobConfig):
 def pull_messages(subscription_path: str, expected: int, timeout: float = 30) -> list:
     """Pull (and ack) until ``expected`` messages arrived or ``timeout``; returns them (up to
     Pub/Sub's 10 MB each: the dead-letter tool's subscriber, whose receive limit fits them)."""
-    from transactions_tools.triage import PULL_BATCH, subscriber_client
+    from transactions_tools.dead_letter_lease import MAX_PULL_RESPONSE_BYTES, PULL_BATCH
+    from transactions_wire.clients import pubsub_subscriber
 
-    subscriber = subscriber_client()
     received = []
     deadline = time.monotonic() + timeout
-    try:
+    with pubsub_subscriber(MAX_PULL_RESPONSE_BYTES) as subscriber:
         while len(received) < expected and time.monotonic() < deadline:
             response = subscriber.pull(
                 subscription=subscription_path,
@@ -120,6 +120,4 @@ def pull_messages(subscription_path: str, expected: int, timeout: float = 30) ->
                     subscription=subscription_path, ack_ids=[m.ack_id for m in response.received_messages]
                 )
                 received.extend(m.message for m in response.received_messages)
-    finally:
-        subscriber.close()
     return received

@@ -107,7 +107,7 @@ def test_a_fault_that_outlasts_the_operation_deadline_fails_bundles_that_are_ret
     )
     messages = pipeline | beam.io.ReadFromPubSub(subscription=config.input_subscription, with_attributes=True)
     parsed = parse_and_validate(messages)
-    failures = parsed[ROWS] | WriteBigtableRows(bigtable_target(config), policy=policy)
+    failures = (parsed[ROWS] | WriteBigtableRows(bigtable_target(config), policy=policy)).dead_letters
     failures | PublishDeadLetters(config.dead_letter_topic)
     result = pipeline.run()
     try:

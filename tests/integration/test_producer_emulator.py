@@ -14,6 +14,7 @@ from tests.integration.harness import PROJECT, pull_messages
 
 pytestmark = pytest.mark.integration
 
+PUBLISH = frozenset({"/google.pubsub.v1.Publisher/Publish"})
 HEADER = "User_ID,Product_ID,Category,Price (Rs.),Discount (%),Final_Price(Rs.),Payment_Method,Purchase_Date"
 
 
@@ -172,3 +173,48 @@ def test_emulator_down_is_one_clear_line(emulators):
     assert result.returncode == 3
     [line] = result.stderr.strip().splitlines()  # one line: the host, the error's type, its words
     assert re.fullmatch(r"error: cannot reach Pub/Sub at 127\.0\.0\.1:9: ServiceUnavailable: \S.{0,300}", line), line
+
+
+def test_after_an_outage_longer_than_the_retries_resuming_as_told_leaves_no_line_missing(topic, tmp_path):
+    """Pub/Sub refuses every publish for longer than a batch retries (through the fault proxy in
+    front of the emulator): the producer stops with exit 1 and names the line and the command to
+    resume with; run as told, every line of the file reaches the topic at least once."""
+    import shlex
+
+    import grpc
+
+    from transactions_tools.local.fault_proxy import Fault, FaultProxy
+
+    lines = 400
+    proxy = FaultProxy(os.environ["PUBSUB_EMULATOR_HOST"]).start()
+    env = {**os.environ, "PUBSUB_EMULATOR_HOST": proxy.address}
+    argv = ["--topic", topic[0], "--rate", "100", "--limit", str(lines), "--batch-size", "20", "--retry-seconds", "2"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "producer", *argv, "--run-id", "O"], stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while proxy.stats["calls"] < 8 and time.monotonic() < deadline:  # a few batches are through
+            time.sleep(0.05)
+        proxy.inject(Fault("calls", grpc.StatusCode.UNAVAILABLE, methods=PUBLISH), seconds=6)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 1, stderr
+        assert "summary (stopped: Pub/Sub kept failing): published=" in stderr
+        assert proxy.stats["calls failed UNAVAILABLE"] > 0
+        resume_line = int(re.search(r"next_line=(\d+)", stderr).group(1))
+        assert 2 < resume_line < lines + 2
+        told = stderr.rsplit(": ", 1)[1].strip()
+        command = shlex.split(told)
+        assert command[:3] == ["python", "-m", "producer"]
+        assert command[-4:] == ["--start-line", str(resume_line), "--run-id", "O"]
+        time.sleep(6)  # the outage is over
+        resumed = subprocess.run(
+            [sys.executable, *command[1:]], capture_output=True, text=True, timeout=120, env=os.environ.copy()
+        )
+        assert resumed.returncode == 0, resumed.stderr
+    finally:
+        proxy.stop()
+    expected = {f"O:0:{line}" for line in range(2, lines + 2)}
+    received = pull_messages(topic[1], 10 * lines, timeout=15)
+    ids = {m.attributes["transaction_id"] for m in received}
+    assert expected <= ids, sorted(expected - ids)[:10]

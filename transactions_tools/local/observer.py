@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from contextlib import ExitStack
 
 from transactions import layout
+from transactions_tools.dead_letter_lease import MAX_PULL_RESPONSE_BYTES
+from transactions_tools.dead_letter_report import reason_key
 from transactions_tools.provision import Resources
-from transactions_tools.triage import reason_key, subscriber_client
+from transactions_wire import clients
 
 
 class Observer:
     """Rows seen (with the moment each was first seen) and dead letters by stage and reason."""
 
     def __init__(self, resources: Resources, transaction_prefix: str = "") -> None:
-        from google.cloud import bigtable
-
-        client = bigtable.Client(project=resources.bigtable_project or resources.project, admin=True)
+        self._opened = ExitStack()
+        client = self._opened.enter_context(clients.bigtable_admin(resources.bigtable_project or resources.project))
         self.table = client.instance(resources.instance).table(resources.table)
-        self._subscriber = subscriber_client()  # dead letters can be up to 10 MB
+        # dead letters can be up to 10 MB
+        self._subscriber = self._opened.enter_context(clients.pubsub_subscriber(MAX_PULL_RESPONSE_BYTES))
         self._dead_letter_path = resources.subscription_path(resources.dead_letter_subscription)
         self._transaction_prefix = transaction_prefix
         self.first_seen: dict[bytes, float] = {}
@@ -67,4 +70,5 @@ class Observer:
         return users.most_common(1)[0][0]
 
     def close(self) -> None:
-        self._subscriber.close()
+        """Close both clients (the demo and the benchmarks call it when they are done)."""
+        self._opened.close()

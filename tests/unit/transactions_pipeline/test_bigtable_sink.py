@@ -6,6 +6,8 @@ in tests/integration. Batching is read back from the sink's own ``rows_per_write
 distribution, so a test sees exactly how the rows were split into calls.
 """
 
+from collections.abc import Iterator
+
 import apache_beam as beam
 import pytest
 from apache_beam.metrics.metric import Lineage, MetricsFilter
@@ -16,9 +18,11 @@ from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 from google.rpc import code_pb2
 
 from tests.bigtable_senders import generated_sender
+from tests.rows import row_of
 from transactions import attributes
 from transactions_pipeline import metrics
-from transactions_pipeline.bigtable_sink import Connection, WriteBigtableRows, _WriteRowsFn
+from transactions_pipeline.bigtable_connection import Connection
+from transactions_pipeline.bigtable_sink import WriteBigtableRows, _WriteRowsFn
 from transactions_pipeline.bigtable_writer import BatchLimits, BigtableTarget, RetryPolicy
 from transactions_pipeline.rows import BigtableRow
 
@@ -34,15 +38,15 @@ class Source:
 
 class ScriptedClient:
     """The generated client's ``mutate_rows``: NOT_FOUND for keys ending in ``!``, OK otherwise.
-    Calling the class makes a connection, as the sink's connection factory does."""
+    :meth:`connect` is the sink's connection factory: a new client for each connection."""
 
-    def __new__(cls, target: BigtableTarget):
+    @classmethod
+    def connect(cls, target: BigtableTarget) -> Connection:
         assert target == TARGET
-        client = super().__new__(cls)
-        client.__init__(target)
+        client = cls()
         return Connection(generated_sender(client.mutate_rows), client.close)
 
-    def __init__(self, target: BigtableTarget) -> None:
+    def __init__(self) -> None:
         self.calls = 0
 
     def mutate_rows(self, request, retry, timeout):
@@ -61,24 +65,24 @@ class ScriptedClient:
 
 def row(key: str, cells: int = 1, value_size: int = 4) -> BigtableRow:
     values = tuple((f"q{c}".encode(), b"v" * value_size) for c in range(cells))
-    return BigtableRow(key.encode(), values, 1_000_000, Source(f"body of {key}".encode(), {"transaction_id": key}))
+    return row_of(key.encode(), values, 1_000_000, Source(f"body of {key}".encode(), {"transaction_id": key}))
 
 
 def run_sink(rows: list[BigtableRow], limits: BatchLimits = BatchLimits(), expected_letters=()):
     """Run the sink, asserting its dead letters as (data, stage, reason, transaction id) equal
     ``expected_letters``; returns (the rows_per_write_call distribution, the lineage sinks)."""
     pipeline = BeamTestPipeline(runner="FnApiRunner")
-    letters = (
+    written = (
         pipeline
         | beam.Create(rows, reshuffle=False)
-        | WriteBigtableRows(TARGET, limits, RetryPolicy(), client_factory=ScriptedClient)
-        | beam.Map(
-            lambda letter: (
-                letter.data,
-                letter.attributes[attributes.ERROR_STAGE],
-                letter.attributes[attributes.ERROR_REASON],
-                letter.attributes[attributes.TRANSACTION_ID],
-            )
+        | WriteBigtableRows(TARGET, limits, RetryPolicy(), client_factory=ScriptedClient.connect)
+    )
+    letters = written.dead_letters | beam.Map(
+        lambda letter: (
+            letter.data,
+            letter.attributes[attributes.ERROR_STAGE],
+            letter.attributes[attributes.ERROR_REASON],
+            letter.attributes[attributes.TRANSACTION_ID],
         )
     )
     assert_that(letters, equal_to(list(expected_letters)))
@@ -122,7 +126,7 @@ def test_the_table_is_reported_as_a_lineage_sink():
 
 
 def test_display_data_names_the_table_family_and_profile():
-    fn = _WriteRowsFn(TARGET, BatchLimits(max_rows=500), RetryPolicy(), ScriptedClient)
+    fn = _WriteRowsFn(TARGET, BatchLimits(max_rows=500), RetryPolicy(), ScriptedClient.connect)
     items = {item.key: item.value for item in DisplayData.create_from(fn).items}
     assert items["table"] == "projects/local-project/instances/local-instance/tables/transacoes"
     assert (items["columnFamily"], items["appProfileId"], items["maxRowsPerCall"]) == ("dados", "writes", 500)
@@ -130,7 +134,9 @@ def test_display_data_names_the_table_family_and_profile():
 
 def test_an_empty_input_makes_no_call():
     pipeline = BeamTestPipeline(runner="FnApiRunner")
-    letters = pipeline | beam.Create([]) | WriteBigtableRows(TARGET, client_factory=ScriptedClient)
+    letters = (
+        pipeline | beam.Create([]) | WriteBigtableRows(TARGET, client_factory=ScriptedClient.connect)
+    ).dead_letters
     assert_that(letters, equal_to([]))
     result = pipeline.run()
     result.wait_until_finish()
@@ -173,8 +179,8 @@ def test_back_off_from_a_throttled_bigtable_is_counted_in_cumulative_throttling_
     letters = (
         pipeline
         | beam.Create([row(f"k{i}") for i in range(5)])
-        | WriteBigtableRows(TARGET, policy=policy, client_factory=OutageThenOk)
-    )
+        | WriteBigtableRows(TARGET, policy=policy, client_factory=OutageThenOk.connect)
+    ).dead_letters
     assert_that(letters, equal_to([]))
     result = pipeline.run()
     result.wait_until_finish()
@@ -196,19 +202,24 @@ def test_a_bulk_load_throttles_itself_once_bigtable_keeps_refusing():
     attempts back client-side (waits of ``throttle_delay_seconds``) before the batch gives up."""
     from google.api_core import exceptions as api_exceptions
 
-    from transactions_pipeline.bigtable_sink import adaptive_throttler
+    from transactions_pipeline.bigtable_connection import adaptive_throttler
     from transactions_pipeline.bigtable_writer import BigtableBatchWriter, BigtableUnavailable
 
-    waits, now = [], [0.0]
+    waits: list[float] = []
+    now = [0.0]
 
     def refuse(request, retry, timeout):
         raise api_exceptions.ResourceExhausted("quota")
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
 
     writer = BigtableBatchWriter(
         refuse,
         TARGET,
         RetryPolicy(operation_timeout_seconds=120, initial_backoff_seconds=0.01, max_backoff_seconds=0.01),
-        sleep=lambda s: (waits.append(s), now.__setitem__(0, now[0] + s)),
+        sleep=sleep,
         clock=lambda: now[0],
         throttler=adaptive_throttler(),
         throttle_delay_seconds=0.777,
@@ -230,8 +241,9 @@ def written_by(config_inputs: dict) -> _WriteRowsFn:
     applied = [pipeline._root_transform()]
     while applied:
         node = applied.pop()
-        if isinstance(getattr(node.transform, "fn", None), _WriteRowsFn):
-            return node.transform.fn
+        fn = getattr(node.transform, "fn", None)
+        if isinstance(fn, _WriteRowsFn):
+            return fn
         applied += node.parts
     raise AssertionError("no Bigtable write in the job")
 
@@ -243,8 +255,11 @@ def test_the_backfill_throttles_itself_and_the_stream_reports_freshness():
     assert (stream._adaptive_throttling, stream._report_freshness) == (False, True)
     from apache_beam.io.components.adaptive_throttler import AdaptiveThrottler
 
+    def never_sent(request: bytes, metadata: tuple, timeout: float) -> Iterator[object]:
+        raise AssertionError("nothing is sent: the DoFn is only set up")
+
     for fn, throttled in ((backfill, True), (stream, False)):
-        fn._client_factory = lambda target: Connection(send=None, close=lambda: None)
+        fn._client_factory = lambda target: Connection(send=never_sent, close=lambda: None)
         fn.setup()
         assert isinstance(fn._writer._throttler, AdaptiveThrottler) is throttled, "the writer really gets it"
         fn.teardown()
@@ -259,7 +274,11 @@ def test_freshness_is_the_time_from_event_to_write_of_each_written_row():
         row("k1")._replace(timestamp_micros=five_seconds_ago),
         row("k2!")._replace(timestamp_micros=five_seconds_ago),
     ]
-    pipeline | beam.Create(rows) | WriteBigtableRows(TARGET, client_factory=ScriptedClient, report_freshness=True)
+    (
+        pipeline
+        | beam.Create(rows)
+        | WriteBigtableRows(TARGET, client_factory=ScriptedClient.connect, report_freshness=True)
+    )
     result = pipeline.run()
     result.wait_until_finish()
     query = MetricsFilter().with_namespace(metrics.NAMESPACE).with_name(metrics.WRITE_FRESHNESS_MS)

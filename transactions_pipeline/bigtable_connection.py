@@ -1,0 +1,73 @@
+"""How a worker reaches a Bigtable table: one client, its ``MutateRows`` sender and its
+``ReadRows`` attempt, closed together.
+
+Both sinks (:mod:`transactions_pipeline.bigtable_sink`, :mod:`transactions_pipeline.rollup_sink`)
+take a :data:`ConnectionFactory`, so that a test can script what Bigtable answers; in a job it is
+:func:`bigtable_connection`. The client is python-bigtable's data client
+(:func:`transactions_wire.clients.bigtable_data`): its ``close()`` closes the channel, where the
+classic client's leaves it open, and its ``read_rows`` takes the codes to retry, where the
+classic ``Table.read_rows`` keeps only its ``Retry``'s deadline (``docs/architecture.md``,
+"Clients"). Retries are never the library's: both calls are sent with none, and
+:mod:`transactions_pipeline.bigtable_writer` and :mod:`transactions_pipeline.bigtable_reader`
+apply one rule (``docs/dead-letters.md``, "Failure and retry policy").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
+from typing import Any, NamedTuple
+
+from transactions_pipeline.bigtable_writer import BigtableTarget
+from transactions_wire import clients
+from transactions_wire.bigtable import Sender, mutate_rows_sender
+
+__all__ = ["Cell", "Connection", "ConnectionFactory", "ReadAttempt", "adaptive_throttler", "bigtable_connection"]
+
+Cell = tuple[str, bytes, bytes]
+"""(family, qualifier, value) of a row's latest cell."""
+ReadAttempt = Callable[[Sequence[bytes], Any, float], Iterable[tuple[bytes, list[Cell]]]]
+"""One ``ReadRows`` call: (row keys in order, a ``google.cloud.bigtable.data`` row filter or None,
+timeout) -> each row found, in key order, as (key, cells). No retry: the caller's."""
+
+
+def _no_reads(keys: Sequence[bytes], row_filter: Any, timeout: float) -> Iterable[tuple[bytes, list[Cell]]]:
+    raise NotImplementedError("this connection only writes")
+
+
+class Connection(NamedTuple):
+    """A worker's way to one table: send ``MutateRows`` requests, read rows, and close it all."""
+
+    send: Sender
+    close: Callable[[], None]
+    read: ReadAttempt = _no_reads
+
+
+ConnectionFactory = Callable[[BigtableTarget], Connection]
+
+
+def bigtable_connection(target: BigtableTarget) -> Connection:
+    """The data client on ``target``'s project (ADC, the endpoint and ``BIGTABLE_EMULATOR_HOST``
+    are the library's), a ``MutateRows`` sender on its channel, and a ``ReadRows`` attempt on
+    ``target``'s table and app profile."""
+    from google.cloud.bigtable.data import ReadRowsQuery
+
+    opened = ExitStack()
+    client = opened.enter_context(clients.bigtable_data(target.project))
+    table = client.get_table(target.instance, target.table, app_profile_id=target.app_profile_id or None)
+
+    def read(keys: Sequence[bytes], row_filter: Any, timeout: float) -> Iterable[tuple[bytes, list[Cell]]]:
+        query = ReadRowsQuery(row_keys=list(keys), row_filter=row_filter)
+        rows = table.read_rows_stream(query, operation_timeout=timeout, attempt_timeout=timeout, retryable_errors=())
+        for row in rows:
+            yield row.row_key, [(cell.family, cell.qualifier, cell.value) for cell in row.cells]
+
+    return Connection(mutate_rows_sender(client), opened.close, read)
+
+
+def adaptive_throttler() -> Any:
+    """Beam's client-side throttler, with the settings its Datastore sink uses: two minutes of
+    history in one-second buckets, throttling once requests exceed successes by a quarter."""
+    from apache_beam.io.components.adaptive_throttler import AdaptiveThrottler
+
+    return AdaptiveThrottler(window_ms=120_000, bucket_ms=1_000, overload_ratio=1.25)

@@ -1,0 +1,254 @@
+"""``WriteRollups``: the rollups' read-merge-write sink, exact across every writer of a window.
+
+It takes :class:`~transactions_pipeline.rollups.RollupFiring` elements (a window's transactions as
+this job counted them so far) and makes the totals exact across everything any writer ever
+counted for the window: it writes this job's set under its own *generation* (family ``ids``),
+reads every other generation's set of the same windows (one read per batch of firings), and
+writes the union's count and money (family ``agg``), versioned by count
+(:func:`transactions.rollup_layout.totals_timestamp_micros`). ``docs/rollups.md`` says why this
+stays exact after a drain and restart, an update, an overlapping backfill and a re-published
+message, and what it costs.
+
+Its writes and its read follow the job's one retry rule (``docs/dead-letters.md``, "Failure and
+retry policy"): a busy cluster delays a batch, and only a refusal no retry can fix makes a
+window's dead letter.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import ExitStack
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+import orjson
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.display import DisplayDataItem
+from apache_beam.transforms.window import GlobalWindows
+from apache_beam.utils.timestamp import Timestamp
+from apache_beam.utils.windowed_value import WindowedValue
+
+from transactions import attributes, rollup_layout
+from transactions.dead_letters import dead_letter
+from transactions.formats import format_cents
+from transactions_pipeline import metrics
+from transactions_pipeline.bigtable_connection import ConnectionFactory, adaptive_throttler, bigtable_connection
+from transactions_pipeline.bigtable_reader import BigtableReader
+from transactions_pipeline.bigtable_writer import BigtableBatchWriter, BigtableTarget, RetryPolicy
+from transactions_pipeline.rollups import BY_NAME, RollupFiring, Sales
+from transactions_wire.bigtable import encode_entry
+
+__all__ = ["MAX_FIRINGS_PER_BATCH", "RollupRow", "RollupSource", "WriteRollups"]
+
+MAX_FIRINGS_PER_BATCH = 500
+"""Firings written (and their windows read) together: one read and two writes per batch."""
+
+_LOG = logging.getLogger(__name__)
+
+
+class RollupRow(NamedTuple):
+    """One row of the rollups table, as the wire encoder takes it; a refused one's dead letter is
+    built from its window (:func:`_rollup_source`), so it carries no source message."""
+
+    row_key: bytes
+    cells: tuple[tuple[bytes, bytes], ...]
+    timestamp_micros: int
+
+
+class RollupSource(NamedTuple):
+    """A rollup's stand-in for a source message: what its dead letter carries."""
+
+    data: bytes
+    attributes: dict[str, str]
+
+
+Counted = tuple[RollupFiring, Sales]
+"""A window and the transactions its row stands for: what its dead letter would describe."""
+
+
+def other_generations_filter(generation: str) -> Any:
+    """Every ``ids`` qualifier but this generation's (``<generation>#<part>``), latest cell only."""
+    from google.cloud.bigtable.data.row_filters import (
+        CellsColumnLimitFilter,
+        ColumnRangeFilter,
+        RowFilterChain,
+        RowFilterUnion,
+    )
+
+    own = (generation + rollup_layout.PART_SEPARATOR).encode()
+    after_own = own[:-1] + bytes([own[-1] + 1])  # the first qualifier past every "<generation>#..."
+    return RowFilterChain(
+        [
+            RowFilterUnion(
+                [
+                    ColumnRangeFilter(rollup_layout.IDS_FAMILY, end_qualifier=own, inclusive_end=False),
+                    ColumnRangeFilter(rollup_layout.IDS_FAMILY, start_qualifier=after_own),
+                ]
+            ),
+            CellsColumnLimitFilter(1),
+        ]
+    )
+
+
+class _WriteRollupsFn(beam.DoFn):
+    """Firings -> exact totals in Bigtable, in batches; the dead letters of windows not written.
+
+    Per batch: (1) this generation's sets, family ``ids`` (one write); (2) every other
+    generation's sets of the same windows (one read); (3) the union's totals, family ``agg``,
+    versioned by count (one write). Writing (1) before reading (2) is what makes two writers of
+    one window safe: of any two, the later reader sees the earlier one's set, and its total,
+    counting more, is the one Bigtable keeps.
+    """
+
+    def __init__(
+        self,
+        target: BigtableTarget,
+        generation: str,
+        policy: RetryPolicy,
+        client_factory: ConnectionFactory = bigtable_connection,
+        adaptive_throttling: bool = False,
+    ) -> None:
+        self._target = target
+        self._generation = generation
+        self._policy = policy
+        self._client_factory = client_factory
+        self._adaptive_throttling = adaptive_throttling
+        self._metrics = metrics.WriterMetrics(metrics.ROLLUP_PREFIX)
+        self._merged = Metrics.counter(metrics.NAMESPACE, metrics.ROLLUP_MERGED)
+
+    def display_data(self) -> dict[str, Any]:
+        return {
+            "table": DisplayDataItem(self._target.table_name, label="Bigtable table"),
+            "generation": DisplayDataItem(self._generation, label="Writer generation (ids family)"),
+        }
+
+    def setup(self) -> None:
+        target = self._target
+        self._opened = ExitStack()
+        connection = self._client_factory(target)
+        self._opened.callback(connection.close)
+        self._writer = BigtableBatchWriter(
+            connection.send,
+            target,
+            self._policy,
+            throttler=adaptive_throttler() if self._adaptive_throttling else None,
+        )
+        self._reader = BigtableReader(connection.read, target.table_name, self._policy)
+        self._other_generations = other_generations_filter(self._generation)
+
+    def teardown(self) -> None:
+        opened = getattr(self, "_opened", None)
+        if opened is not None:
+            opened.close()
+
+    def start_bundle(self) -> None:
+        self._firings: dict[bytes, RollupFiring] = {}
+
+    def process(self, firing: RollupFiring) -> list[WindowedValue] | None:
+        key = firing.key
+        earlier = self._firings.get(key)
+        if earlier is not None:  # two panes of one window in a bundle: the later holds the earlier
+            firing = firing._replace(sales={**firing.sales, **earlier.sales})
+        self._firings[key] = firing
+        if len(self._firings) >= MAX_FIRINGS_PER_BATCH:
+            return self._flush()
+        return None
+
+    def finish_bundle(self) -> list[WindowedValue]:
+        return self._flush()
+
+    def _flush(self) -> list[WindowedValue]:
+        if not self._firings:
+            return []
+        keyed, self._firings = self._firings, {}
+        firings = list(keyed.values())
+        dead: list[WindowedValue] = []
+        counted: list[Counted] = [(firing, firing.sales) for firing in firings]
+        failed = self._write([self._ids_row(key, firing) for key, firing in keyed.items()], True, counted, dead)
+        if failed:
+            firings = [firing for index, firing in enumerate(firings) if index not in failed]
+        foreign = self._foreign_sales([firing.key for firing in firings])
+        counted = []
+        for firing in firings:
+            union = foreign.get(firing.key)
+            if union:
+                self._merged.inc()
+                for transaction_id, cents in firing.sales.items():
+                    union.setdefault(transaction_id, cents)
+            counted.append((firing, union or firing.sales))
+        self._write([_totals_row(firing, sales) for firing, sales in counted], False, counted, dead)
+        return dead
+
+    def _ids_row(self, key: bytes, firing: RollupFiring) -> RollupRow:
+        generation = self._generation
+        cells = tuple(
+            (rollup_layout.ids_qualifier(generation, part), value)
+            for part, value in enumerate(rollup_layout.encode_sales(firing.sales))
+        )
+        return RollupRow(key, cells, firing.end_ms * 1000)
+
+    def _write(self, rows: list[RollupRow], ids: bool, counted: list[Counted], dead: list[WindowedValue]) -> set[int]:
+        """Write rows of one family (``ids``, else ``agg``); a row that fails becomes a dead letter
+        describing its window's total over what it counted (``counted``, row by row). Returns the
+        failed indexes."""
+        if not rows:
+            return set()
+        family = rollup_layout.IDS_FAMILY if ids else rollup_layout.FAMILY
+        outcome = self._writer.write([encode_entry(row, family) for row in rows])
+        self._metrics.account(outcome, len(rows))
+        for failure in outcome.failed:
+            source = _rollup_source(*counted[failure.batch_index])
+            letter = dead_letter(source.data, source.attributes, "write", failure.reason, failure.detail)
+            dead.append(
+                GlobalWindows.windowed_value(letter, Timestamp(micros=rows[failure.batch_index].timestamp_micros))
+            )
+        if outcome.failed:
+            _LOG.warning("%d of %d rollup rows not written; dead-lettering them", len(outcome.failed), len(rows))
+        return {failure.batch_index for failure in outcome.failed}
+
+    def _foreign_sales(self, keys: list[bytes]) -> dict[bytes, Sales]:
+        """Every other generation's counted transactions of these windows, by row key."""
+        if not keys:
+            return {}
+        outcome = self._reader.read(keys, self._other_generations)
+        self._metrics.throttled.add(outcome.waited_seconds)
+        found: dict[bytes, Sales] = {}
+        for key, cells in outcome.rows.items():
+            sales: Sales = {}
+            for _, _, value in cells:
+                rollup_layout.decode_sales(value, sales)
+            found[key] = sales
+        return found
+
+
+def _totals_row(firing: RollupFiring, sales: Sales) -> RollupRow:
+    """The window's ``count`` and money over ``sales``, versioned by count."""
+    count = len(sales)
+    cells = rollup_layout.cells(BY_NAME[firing.rollup], count, sum(sales.values()))
+    return RollupRow(firing.key, cells, rollup_layout.totals_timestamp_micros(firing.end_ms, count))
+
+
+def _rollup_source(firing: RollupFiring, sales: Sales) -> RollupSource:
+    """What a window's dead letter carries (built only for a window Bigtable refused): its total as JSON."""
+    rollup = BY_NAME[firing.rollup]
+    total = format_cents(sum(sales.values()))
+    described = {"key": firing.key.decode(), "count": len(sales), rollup.money.decode(): total}
+    return RollupSource(orjson.dumps(described), {attributes.ROLLUP: rollup.name})
+
+
+class WriteRollups(beam.PTransform):
+    """Write :class:`RollupFiring` elements as exact totals; returns the dead letters of windows not written."""
+
+    def __init__(
+        self,
+        target: BigtableTarget,
+        generation: str,
+        policy: RetryPolicy = RetryPolicy(),
+        client_factory: ConnectionFactory = bigtable_connection,
+        adaptive_throttling: bool = False,
+    ) -> None:
+        super().__init__()
+        self._fn = _WriteRollupsFn(target, generation, policy, client_factory, adaptive_throttling)
+
+    def expand(self, firings: beam.PCollection) -> beam.PCollection:
+        return firings | "WriteBatches" >> beam.ParDo(self._fn)
