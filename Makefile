@@ -16,9 +16,9 @@ LOOKUP_USER := $(if $(filter command line,$(origin USER)),$(USER),)
 help:
 	@echo "make demo         run the whole system on the local emulators"
 	@echo "make test         the whole test suite (lint, unit, integration; emulators started here)"
-	@echo "make unit         unit tests only (seconds, no emulators)"
+	@echo "make unit         unit tests only (well under a minute, no emulators)"
 	@echo "make integration  integration tests only (emulators started here)"
-	@echo "make lint         ruff check and ruff format --check"
+	@echo "make lint         ruff check, ruff format --check and mypy"
 	@echo "make format       ruff format, and the fixable ruff checks"
 	@echo "make up / down    leave the local stack running in the background / stop it"
 	@echo "make chaos        the streaming job through a fault-injecting proxy (a busy Bigtable); prints what was lost: nothing"
@@ -30,21 +30,32 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Hash-locked, as in Cloud Build: every dependency from requirements-dev.lock, then the project
+# itself, editable and without dependencies (they are all in the lock).
+$(STAMP): pyproject.toml requirements-dev.lock
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,infra]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-test: lint
-	$(WITH_EMULATORS) $(BIN)/pytest
+# Parallel workers of the integration tests: they mostly wait (streaming jobs, firings, emulators),
+# so more workers than cores pay off; each test uses names of its own on the shared emulators
+# (tests/conftest.py says which tests share a worker).
+WORKERS ?= 6
+# `make test` runs three stages and prints each one's time: lint and types, unit, integration.
+STAGE = t=$$(date +%s); echo "== stage $(1)"; $(2) || exit $$?; echo "== stage $(1): $$(( $$(date +%s) - t )) s"
+
+test: $(STAMP)
+	@$(call STAGE,lint and types,$(MAKE) --no-print-directory lint)
+	@$(call STAGE,unit,$(BIN)/pytest -m "not integration" -n 2 -q)
+	@$(call STAGE,integration,$(WITH_EMULATORS) $(BIN)/pytest -m integration -n $(WORKERS) --dist loadgroup)
 
 unit: $(STAMP)
-	$(BIN)/pytest -m "not integration"
+	$(BIN)/pytest -m "not integration" -n 2 -q
 
 integration: $(STAMP)
-	$(WITH_EMULATORS) $(BIN)/pytest -m integration
+	$(WITH_EMULATORS) $(BIN)/pytest -m integration -n $(WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -82,7 +93,9 @@ deadletters: $(STAMP)
 
 # Hash-locked: the template image's runtime dependencies plus its build backend (setuptools,
 # installed from the lock so the image builds the project with --no-build-isolation), and the
-# producer image's dependencies, and deploy/infra's Pulumi program (for the Pulumi CLI).
+# producer image's dependencies, and deploy/infra's Pulumi program (for the Pulumi CLI); and
+# requirements-dev.lock, what CI's lint and unit tests run with (.[dev,infra]) at the image's pins,
+# which Cloud Build's unit-tests step installs alone (cloudbuild.yaml).
 # Existing pins are kept unless pyproject.toml needs others.
 lock: $(STAMP)
 	mkdir -p .local
@@ -94,6 +107,9 @@ lock: $(STAMP)
 	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['infra'], sep='\n')" > .local/infra-requirements.in
 	$(BIN)/uv pip compile .local/infra-requirements.in --generate-hashes --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" -o deploy/infra/requirements.txt
+	$(BIN)/uv pip compile pyproject.toml .local/build-requirements.in --extra dev --extra infra \
+	  --constraint requirements.lock --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" -o requirements-dev.lock
 
 # The two templates' launch forms, from the parameter table (a test fails when they are stale).
 metadata: $(STAMP)

@@ -14,14 +14,14 @@ import warnings
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks import backfill, curve, latency, publish, sink, transform
-from benchmarks.measure import table
+from benchmarks import backfill, curve, latency, publish, rollups, sink, transform
+from benchmarks.measure import Result, table
 from transactions import resource_names
 from transactions_tools import defaults
 from transactions_tools.local import emulators as stack
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ("transform", "sink", "backfill", "publish", "latency")
+BENCHMARKS = ("transform", "sink", "backfill", "rollups", "publish", "latency")
 PROJECT = defaults.PROJECT
 
 
@@ -181,7 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="Connecting to Bigtable emulator")
     args.log_dir.mkdir(parents=True, exist_ok=True)
     started, revision = time.monotonic(), commit()  # the code measured is the code at the start
-    results, points, latency_result = [], [], None
+    results: list[Result] = []
+    points: list[curve.Point] = []
+    latency_result: dict[str, float] | None = None
+    extra_sections: list[str] = []
     sizes = curve_sizes(args)
     with stack.running(args.log_dir, PROJECT) as emulators, tempfile.TemporaryDirectory() as scratch:
         os.environ.update(emulators.environment())
@@ -198,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
             dead_letters = create_topic("bench-backfill-dead-letters")
             found, backfill_points = backfill.run(sizes, args.rows, args.rounds, work_dir, dead_letters)
             results, points = results + found, points + backfill_points
+        if "rollups" in chosen:
+            dead_letters = create_topic("bench-rollups-dead-letters")
+            found, rollups_lines = rollups.run(args.rows, args.rounds, work_dir, dead_letters)
+            results, extra_sections = results + found, extra_sections + rollups_lines
         if "publish" in chosen:
             results += publish.run(args.messages, args.rounds, create_topic("bench-publish"))
         if "latency" in chosen:
@@ -207,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     print("\n".join(["", *goals_met(results)]))
     chart = curve.plot(points, args.out.with_name("curve.svg")) if points else None
-    section = curve_section(args, points, results, chart)
+    section = extra_sections + curve_section(args, points, results, chart)
     print("\n".join(section))
     write_results(args.out, args, results, section, latency_result, elapsed, revision)
     print(f"\nwritten to {args.out} ({elapsed / 60:.1f} min)")

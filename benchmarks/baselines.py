@@ -15,7 +15,7 @@ from google.cloud.bigtable.row import DirectRow
 from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 
 from transactions.contract import MAX_MESSAGE_BYTES, REQUIRED_FIELDS
-from transactions.layout import MAX_EVENT_MS
+from transactions.formats import MAX_EVENT_MS
 from transactions_pipeline.rows import BigtableRow
 
 MutateRowsRequestPb = bigtable_types.MutateRowsRequest.pb()

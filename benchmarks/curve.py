@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from benchmarks.jobs import rollups_table
@@ -65,6 +66,11 @@ def job_run(kind: str, contender: str, path: Path, table: str, rows: int, *extra
     return sample, found
 
 
+def job_sample(kind: str, contender: str, path: Path, table: str, rows: int, *extra: str) -> Sample:
+    """:func:`job_run`'s sample alone."""
+    return job_run(kind, contender, path, table, rows, *extra)[0]
+
+
 def run_sizes(
     kind: str,
     sizes: list[int],
@@ -92,8 +98,7 @@ def run_sizes(
         names = ["floor", "ours", *(up_to_goal if size <= goal_size else ())]
         contenders = {
             name: Contender(
-                lambda name=name, path=path, size=size: job_run(kind, name, path, tables[name] or "-", size, *extra)[0],
-                lambda name=name: setup(name),
+                partial(job_sample, kind, name, path, tables[name] or "-", size, *extra), partial(setup, name)
             )
             for name in names
         }

@@ -11,8 +11,9 @@ each run's peak memory is its own and no run inherits another's warm caches. Con
   ``WriteToBigTable`` (``use_cross_language=False``);
 - ``floor``: the same read and parse, the rows dropped: Beam's per-element cost and ours
   without any write, which no sink can beat;
-- ``rollups`` (sink only): ours, plus the live rollups (``pipeline.write_rollups``, as the job
-  adds them with ``rollups_table``) into ``<table>_rollups``, in batch windows.
+- ``rollups``: ours, plus the live rollups (as the job adds them with ``rollups_table``) into
+  ``<table>_rollups``: for ``sink`` through ``pipeline.write_rollups``, for ``backfill`` the job
+  with ``rollups_table`` set.
 
 ``--workers 2`` runs on two local worker processes (``--direct_running_mode=multi_processing``).
 The JSON also carries how many rows the job counted as written (ours) and which byte ranges of
@@ -135,8 +136,9 @@ def sink_job(path: str, contender: str, table: str, dead_letter_topic: str, work
 
 def backfill_job(path: str, contender: str, table: str, dead_letter_topic: str, workers: int = 1):
     """The backfill of ``path`` with the contender's write; returns the finished result."""
-    if contender == "ours":
-        result = run_job(options("DirectRunner", workers), job_config(table, dead_letter_topic, path))
+    if contender in ("ours", "rollups"):  # the job itself; with rollups as ``--rollups_table`` adds them
+        extra = {"rollups_table": rollups_table(table)} if contender == "rollups" else {}
+        result = run_job(options("DirectRunner", workers), job_config(table, dead_letter_topic, path, **extra))
     else:
         pipeline = beam.Pipeline(options=options(workers=workers))
         _write(parse_and_validate(pipeline | STEP_READ >> ReadCsvLines(path), parse_csv_line)[ROWS], contender, table)
@@ -161,7 +163,8 @@ class RangesRead(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if found := _RANGE_READ.search(record.getMessage()):
-            self.ranges.append(tuple(int(group) for group in found.groups()))
+            start, stop, pid = (int(group) for group in found.groups())
+            self.ranges.append((start, stop, pid))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -199,6 +199,8 @@ class Result:
     @property
     def of_floor(self) -> float:
         """Ours rows/s as a share of the floor's: 1.0 would mean the compared part costs nothing."""
+        if self.floor is None:
+            raise ValueError(f"{self.workload}: no floor was measured")
         return self.ours.rows_per_second / self.floor.rows_per_second
 
     @property

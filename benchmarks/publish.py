@@ -18,10 +18,14 @@ The topic has no subscription, so the emulator stores nothing.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from itertools import islice
+from typing import cast
 
 from benchmarks.measure import Contender, Result, Sample, alternate, faster, report_from_child, run_child
+from transactions_wire.channel import GrpcTransport
 
 CONTENDERS = ("plain", "producer", "ceiling")
 
@@ -63,12 +67,13 @@ def _producer(topic: str, limit: int) -> int:
     return limit
 
 
-def _ceiling(topic: str, limit: int) -> tuple[int, object]:
+def _ceiling(topic: str, limit: int) -> tuple[int, Callable[[], int]]:
     from google.cloud import pubsub_v1
     from google.pubsub_v1.types import PublishRequest, PublishResponse, PubsubMessage
 
     message_pb, request_pb, response_pb = PubsubMessage.pb(), PublishRequest.pb(), PublishResponse.pb()
-    channel = pubsub_v1.PublisherClient()._transport.grpc_channel  # the client's own channel and credentials
+    transport = cast(GrpcTransport, pubsub_v1.PublisherClient()._transport)  # a gRPC one, as in a job
+    channel = transport.grpc_channel  # the client's own channel and credentials
     publish = channel.unary_unary(
         "/google.pubsub.v1.Publisher/Publish",
         request_serializer=request_pb.SerializeToString,
@@ -89,9 +94,10 @@ def _ceiling(topic: str, limit: int) -> tuple[int, object]:
 
 def child(contender: str, topic: str, limit: int) -> None:
     """Run one contender in this process and report its sample."""
-    work = {"plain": lambda: _plain(topic, limit), "producer": lambda: _producer(topic, limit)}.get(contender)
     if contender == "ceiling":
         _, work = _ceiling(topic, limit)  # building the messages is not timed
+    else:
+        work = {"plain": partial(_plain, topic, limit), "producer": partial(_producer, topic, limit)}[contender]
     report_from_child(work)
 
 
@@ -101,7 +107,7 @@ def _run_child(contender: str, topic: str, limit: int) -> Sample:
 
 def run(count: int, rounds: int, topic: str, log=print) -> list[Result]:
     log(f"publish: {count:,} messages to the Pub/Sub emulator, one process per run, {rounds} rounds")
-    contenders = {name: Contender(lambda name=name: _run_child(name, topic, count)) for name in CONTENDERS}
+    contenders = {name: Contender(partial(_run_child, name, topic, count)) for name in CONTENDERS}
     medians = alternate(contenders, rounds, log)
     return [
         Result(

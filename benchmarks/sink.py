@@ -60,7 +60,8 @@ def run(sizes: list[int], goal_size: int, rounds: int, work_dir: Path, dead_lett
             "sink: rollups, per row (marginal)",
             "ours without rollups",
             "ours with rollups",
-            *(marginal(medians[name], every_size[0][name]) for name in ("ours", "rollups")),  # smallest to goal size
+            marginal(medians["ours"], every_size[0]["ours"]),  # smallest to goal size
+            marginal(medians["rollups"], every_size[0]["rollups"]),
             goal=costs_at_most(1.3),
         ),
         Result(

@@ -17,6 +17,7 @@ SEED = 20241127
 
 def _make_sample():
     spec = importlib.util.spec_from_file_location("make_sample", ROOT / "data" / "make_sample.py")
+    assert spec is not None and spec.loader is not None, "data/make_sample.py is missing"
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

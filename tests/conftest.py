@@ -1,7 +1,9 @@
-"""Shared fixtures: the real emulators (reused from the environment, or started here)."""
+"""Shared fixtures: the real emulators (reused from the environment, or started here), and how
+the suite shares them between parallel workers (pytest-xdist, ``make test``)."""
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,11 +12,21 @@ from transactions_tools.local import emulators as stack
 
 LOG_DIR = Path(__file__).resolve().parent.parent / ".local" / "logs" / "tests"
 
+# Parallel workers: ``make test`` runs the integration tests with ``-n WORKERS --dist loadgroup``.
+# Every test uses names of its own (:func:`unique`) on the shared emulators and may run beside any
+# other, except the ones marked ``xdist_group``, which run one after another on one worker:
+# - "shared-topics": the demo, the benchmarks' smoke run and `make chaos` all use the local stack's
+#   topic `transacoes` and its dead-letter topic (each with subscriptions of its own, which see
+#   every message of the topic): two at once would count each other's messages;
+# - "template-image", "producer-image", "backfill-scale": a session- or module-scoped fixture
+#   builds an image's environment (or a topic) once for the file's tests.
+
 
 @pytest.fixture(scope="session")
-def emulators():
-    """Pub/Sub and Bigtable emulators; the clients find them through the environment."""
-    with stack.running(LOG_DIR) as running:
+def emulators(worker_id: str) -> Iterator[stack.Emulators]:
+    """Pub/Sub and Bigtable emulators; the clients find them through the environment. ``make test``
+    starts one pair for every worker; a worker run without them starts its own."""
+    with stack.running(LOG_DIR / worker_id) as running:
         saved = {k: os.environ.get(k) for k in running.environment()}
         os.environ.update(running.environment())
         try:

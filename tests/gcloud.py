@@ -19,6 +19,12 @@ GCLOUD = shutil.which("gcloud")
 needs_gcloud = pytest.mark.skipif(GCLOUD is None, reason="the Google Cloud CLI is not installed")
 
 
+def gcloud() -> str:
+    """The CLI's path (a test that runs it is marked ``needs_gcloud``)."""
+    assert GCLOUD is not None, "the Google Cloud CLI is not installed"
+    return GCLOUD
+
+
 def gcloud_environment(config_dir: Path, **extra: str) -> dict[str, str]:
     """An environment in which gcloud uses its own config folder and never phones home."""
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -34,7 +40,7 @@ def gcloud_environment(config_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def run_gcloud(args: list[str], config_dir: Path, **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([GCLOUD, *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([gcloud(), *args], capture_output=True, text=True, timeout=120,
                           env=gcloud_environment(config_dir, **extra))  # fmt: skip
 
 
@@ -117,7 +123,7 @@ def unknown_fields(kind: str, path: Path) -> list[str]:
     """Fields of a JSON artefact that gcloud's own generated API messages do not know (``kind``:
     ``dashboard`` for monitoring v1, ``alert_policy`` for v3, ``flex_template_spec`` for a Flex
     Template spec, Dataflow v1b3's ``ContainerSpec``), read with gcloud's own Python."""
-    info = subprocess.run([GCLOUD, "info", "--format=value(basic.python_location,installation.sdk_root)"],
+    info = subprocess.run([gcloud(), "info", "--format=value(basic.python_location,installation.sdk_root)"],
                           capture_output=True, text=True, timeout=60).stdout.split()  # fmt: skip
     python, sdk_root = info[0], info[1]
     done = subprocess.run([python, "-c", _UNKNOWN_FIELDS, kind, str(path)], capture_output=True, text=True, timeout=60,

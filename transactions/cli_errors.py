@@ -9,8 +9,9 @@
 - :func:`pubsub_existence_problem`: whether a topic or subscription is there, asked once the way
   every command asks it.
 
-Google's libraries are imported inside the functions that need them, never at the top: this
-package (contract v1) must import without them.
+Google's libraries are never imported here, not even inside a function: this package (contract
+v1) imports no Google client. Their exceptions are recognised by their class hierarchy instead
+(:func:`_is_google_error`: the class's module and name, as the libraries define them).
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from typing import NoReturn
 
 from transactions import resource_names
 from transactions.excerpt import excerpt, message_line
+
+_AUTH_ERRORS = ("google.auth.exceptions.GoogleAuthError",)
+_CALL_ERRORS = ("google.api_core.exceptions.GoogleAPICallError", "google.api_core.exceptions.RetryError")
+_NOT_FOUND = ("google.api_core.exceptions.NotFound",)
+_PERMISSION_DENIED = ("google.api_core.exceptions.PermissionDenied",)
 
 ADC_HINT = (
     "provide Application Default Credentials: run 'gcloud auth application-default login', or set "
@@ -80,22 +86,27 @@ def check_names(
             parser.error(f"{flag}: {excerpt(value)} is not {resource_names.DESCRIPTIONS[kind]}")
 
 
+def _is_google_error(error: BaseException, classes: tuple[str, ...]) -> bool:
+    """Whether ``error`` is an instance of one of ``classes`` (``module.Class``) or of a subclass:
+    ``isinstance`` by the class hierarchy's names, so that Google's exceptions are recognised
+    without importing Google's libraries."""
+    return any(f"{kind.__module__}.{kind.__qualname__}" in classes for kind in type(error).__mro__)
+
+
 def run_against_google(command: Callable[[], int], service: str, failure_code: int) -> int:
     """``command()``, with what Google's libraries raise turned into one line and an exit code:
     missing credentials exit 2 (:func:`credentials_problem`); a call that failed, after the
-    library's retries, ``failure_code``. (The libraries are imported here, not at the top: this
-    package must import without them.)"""
-    from google.api_core import exceptions as api_exceptions
-    from google.auth.exceptions import GoogleAuthError
-
+    library's retries, ``failure_code``. Anything else is raised as it is."""
     try:
         return command()
-    except GoogleAuthError as error:
-        print(f"error: {credentials_problem(error)}", file=sys.stderr)
-        return 2
-    except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
-        print(f"error: {service} failed: {type(error).__name__}: {message_line(error)}", file=sys.stderr)
-        return failure_code
+    except Exception as error:
+        if _is_google_error(error, _AUTH_ERRORS):
+            print(f"error: {credentials_problem(error)}", file=sys.stderr)
+            return 2
+        if _is_google_error(error, _CALL_ERRORS):
+            print(f"error: {service} failed: {type(error).__name__}: {message_line(error)}", file=sys.stderr)
+            return failure_code
+        raise
 
 
 def pubsub_existence_problem(what: str, get: Callable[[], object], if_missing: str = "") -> str | None:
@@ -105,15 +116,15 @@ def pubsub_existence_problem(what: str, get: Callable[[], object], if_missing: s
     PermissionDenied counts as there: an account allowed to publish or consume may not read a
     resource's metadata, and the publish or the pull will tell.
     """
-    from google.api_core import exceptions as api_exceptions
-
     try:
         get()
-    except api_exceptions.NotFound:
-        return f"{what} does not exist{if_missing}"
-    except api_exceptions.PermissionDenied:
-        return None
-    except (api_exceptions.GoogleAPICallError, api_exceptions.RetryError) as error:
-        where = os.environ.get("PUBSUB_EMULATOR_HOST", "pubsub.googleapis.com")
-        return f"cannot reach Pub/Sub at {where}: {type(error).__name__}: {message_line(error)}"
+    except Exception as error:
+        if _is_google_error(error, _NOT_FOUND):
+            return f"{what} does not exist{if_missing}"
+        if _is_google_error(error, _PERMISSION_DENIED):
+            return None
+        if _is_google_error(error, _CALL_ERRORS):
+            where = os.environ.get("PUBSUB_EMULATOR_HOST", "pubsub.googleapis.com")
+            return f"cannot reach Pub/Sub at {where}: {type(error).__name__}: {message_line(error)}"
+        raise
     return None

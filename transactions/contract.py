@@ -21,8 +21,7 @@ from typing import NamedTuple, NoReturn
 import orjson
 
 from transactions.excerpt import excerpt
-from transactions.formats import format_cents, format_discount, rfc3339_ms_to_epoch_ms
-from transactions.layout import MAX_EVENT_MS
+from transactions.formats import MAX_EVENT_MS, format_cents, format_discount, rfc3339_ms_to_epoch_ms
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 """Messages above 1 MiB are rejected before parsing (``too_large``)."""
@@ -61,6 +60,9 @@ REASONS = {  # reason code -> (stage, when)
 }
 """Every reason this module gives, with its stage. The pipeline adds ``parse``/``bad_csv_row``
 for a backfill line and ``write``/``bigtable_<status>`` for a row Bigtable refused."""
+
+USER_ID_RULE = "1-64 characters without '#' or control characters"
+"""The rule of ``user_id`` (:func:`is_valid_user_id`), as error messages print it."""
 
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _FORBIDDEN_IN_USER_ID = re.compile(r"[#\x00-\x1f\x7f-\x9f]")
@@ -135,8 +137,8 @@ def validate_record(record: dict) -> Transaction:
     if type(transaction_id) is not str or not _TRANSACTION_ID.fullmatch(transaction_id):
         _reject("bad_transaction_id", "1-64 characters of [A-Za-z0-9._:-]", transaction_id)
 
-    if type(user_id) is not str or not 0 < len(user_id) <= 64 or _FORBIDDEN_IN_USER_ID.search(user_id):
-        _reject("bad_user_id", "a string of 1-64 characters without '#' or control characters", user_id)
+    if not is_valid_user_id(user_id):
+        _reject("bad_user_id", f"a string of {USER_ID_RULE}", user_id)
 
     if type(product_id) is not str or not product_id.strip():
         _reject("bad_product_id", "product_id as a non-empty string", product_id)
@@ -182,6 +184,12 @@ def validate_record(record: dict) -> Transaction:
         event_time_ms,
         final_cents,
     )
+
+
+def is_valid_user_id(user_id: object) -> bool:
+    """Whether ``user_id`` keeps contract v1's rule for it (:data:`USER_ID_RULE`): anything that
+    reads or writes a user id (the pipeline, the lookup tool) checks it here."""
+    return type(user_id) is str and 0 < len(user_id) <= 64 and _FORBIDDEN_IN_USER_ID.search(user_id) is None
 
 
 def _cents(value: object, reason: str, field: str) -> int:

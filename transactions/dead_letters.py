@@ -65,7 +65,7 @@ def without_dead_letter_attributes(message_attributes: Mapping[str, str] | None)
 
 def dead_letter(
     data: bytes,
-    original_attributes: dict[str, str] | None,
+    original_attributes: Mapping[str, str] | None,
     stage: str,
     reason: str,
     detail: str,

@@ -12,6 +12,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
+MAX_EVENT_MS = 9_999_999_999_999
+"""The largest event time a 13-digit reversed timestamp can hold (year 2286): the contract's
+upper bound on ``event_time``, and the Bigtable layout's on its reversed key timestamp."""
+
 _RFC3339_MS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)

@@ -12,14 +12,13 @@ Design notes: ``docs/bigtable-layout.md``.
 from __future__ import annotations
 
 import operator
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
+
+from transactions.formats import MAX_EVENT_MS
 
 DEFAULT_TABLE = "transacoes"
 FAMILY = "dados"
 """The column family of the transaction cells (garbage collection: keep one version)."""
-
-MAX_EVENT_MS = 9_999_999_999_999
-"""The largest event time a 13-digit reversed timestamp can hold (year 2286)."""
 
 SEPARATOR = "#"
 
@@ -36,6 +35,32 @@ CELLS = (
 validated transaction's field it holds)."""
 QUALIFIERS = tuple(qualifier for qualifier, _ in CELLS)
 _CELL_VALUES = operator.attrgetter(*(name for _, name in CELLS))
+
+
+class CellValues(Protocol):
+    """What :func:`cells` reads of a validated transaction (a :class:`transactions.contract.Transaction`):
+    the fields ``CELLS`` names, as the text they are stored as."""
+
+    @property
+    def product_id(self) -> str: ...
+
+    @property
+    def category(self) -> str: ...
+
+    @property
+    def price(self) -> str: ...
+
+    @property
+    def discount(self) -> str: ...
+
+    @property
+    def final_price(self) -> str: ...
+
+    @property
+    def payment_method(self) -> str: ...
+
+    @property
+    def purchase_date(self) -> str: ...
 
 
 class RowKey(NamedTuple):
@@ -69,8 +94,6 @@ def cell_timestamp_micros(event_time_ms: int) -> int:
     return event_time_ms * 1000
 
 
-def cells(transaction: object) -> tuple[tuple[bytes, bytes], ...]:
-    """The cells of one validated transaction (a :class:`transactions.contract.Transaction`; not
-    imported here, which would make the two modules import each other), in ``CELLS`` order;
-    values are UTF-8 text."""
+def cells(transaction: CellValues) -> tuple[tuple[bytes, bytes], ...]:
+    """The cells of one validated transaction, in ``CELLS`` order; values are UTF-8 text."""
     return tuple(zip(QUALIFIERS, map(str.encode, _CELL_VALUES(transaction))))  # noqa: B905 (one source)

@@ -25,11 +25,13 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from typing import NamedTuple
+from collections.abc import Iterator
+from typing import BinaryIO, NamedTuple
 
 import apache_beam as beam
 from apache_beam.io.filebasedsource import FileBasedSource
 from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.iobase import RangeTracker
 
 from transactions.attributes import SOURCE_FILE, SOURCE_OFFSET
 from transactions.contract import MAX_MESSAGE_BYTES, InvalidMessage, Transaction, validate_record
@@ -37,6 +39,7 @@ from transactions.dead_letters import BAD_CSV_ROW
 from transactions.excerpt import path_line
 from transactions.kaggle import MAX_HEADER_BYTES, SaleRow, check_header, parse_row, split_fields
 from transactions.messages import backfill_event_time, backfill_transaction_id, to_record
+from transactions_pipeline.rows import SourceMessage
 
 _LOG = logging.getLogger(__name__)
 
@@ -65,7 +68,7 @@ class KaggleCsvSource(FileBasedSource):
             validate=False,  # the launch checks the pattern, with a clearer message
         )
 
-    def read_records(self, file_name: str, range_tracker):
+    def read_records(self, file_name: str, range_tracker: RangeTracker) -> Iterator[SourceLine]:
         start = range_tracker.start_position()
         where = path_line(file_name)
         _LOG.info("reading bytes [%d, %d) of %s in process %d", start, range_tracker.stop_position(), where,
@@ -90,7 +93,7 @@ class KaggleCsvSource(FileBasedSource):
                 position += len(line)
 
 
-def first_line(handle) -> bytes:
+def first_line(handle: BinaryIO) -> bytes:
     """A file's first line, at most ``MAX_HEADER_BYTES`` of it where the reader can stop early (a
     plain file; Beam's decompressing reader returns whole lines only)."""
     try:
@@ -106,11 +109,11 @@ class ReadCsvLines(beam.PTransform):
         super().__init__()
         self._pattern = pattern
 
-    def expand(self, pipeline):
+    def expand(self, pipeline: beam.pvalue.PBegin) -> beam.PCollection[SourceLine]:
         return pipeline | "ReadLines" >> beam.io.Read(KaggleCsvSource(self._pattern))
 
 
-def parse_csv_line(line: SourceLine) -> Transaction:
+def parse_csv_line(line: SourceMessage) -> Transaction:
     """Validate one CSV line as contract v1; raise :class:`InvalidMessage` if it breaks it.
 
     Column-level problems (column count, a price that is not a number, a date that is not

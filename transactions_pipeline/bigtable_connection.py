@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from transactions_pipeline.bigtable_writer import BigtableTarget
 from transactions_wire import clients
-from transactions_wire.bigtable import Sender, mutate_rows_sender
+from transactions_wire.bigtable import Sender, mutate_rows_sender, read_rows_by_keys
 
 __all__ = ["Cell", "Connection", "ConnectionFactory", "ReadAttempt", "adaptive_throttler", "bigtable_connection"]
 
@@ -50,14 +50,12 @@ def bigtable_connection(target: BigtableTarget) -> Connection:
     """The data client on ``target``'s project (ADC, the endpoint and ``BIGTABLE_EMULATOR_HOST``
     are the library's), a ``MutateRows`` sender on its channel, and a ``ReadRows`` attempt on
     ``target``'s table and app profile."""
-    from google.cloud.bigtable.data import ReadRowsQuery
-
     opened = ExitStack()
     client = opened.enter_context(clients.bigtable_data(target.project))
     table = client.get_table(target.instance, target.table, app_profile_id=target.app_profile_id or None)
 
     def read(keys: Sequence[bytes], row_filter: Any, timeout: float) -> Iterable[tuple[bytes, list[Cell]]]:
-        query = ReadRowsQuery(row_keys=list(keys), row_filter=row_filter)
+        query = read_rows_by_keys(keys, row_filter)
         rows = table.read_rows_stream(query, operation_timeout=timeout, attempt_timeout=timeout, retryable_errors=())
         for row in rows:
             yield row.row_key, [(cell.family, cell.qualifier, cell.value) for cell in row.cells]

@@ -142,7 +142,7 @@ class _WriteRowsFn(beam.DoFn):
         self._reset()
         self._in_flight.clear()  # a failed bundle's batches: retried with the bundle, harmlessly
 
-    def process(self, row: BigtableRow):
+    def process(self, row: BigtableRow) -> list[Output] | None:
         entry = encode_entry(row, self._family)
         size = len(entry)
         mutations = len(row.cells)
@@ -162,7 +162,7 @@ class _WriteRowsFn(beam.DoFn):
         # Earlier batches are looked at only when one is sent: a Future's state costs a lock.
         return self._settle(wait=False) if sent else None
 
-    def finish_bundle(self):
+    def finish_bundle(self) -> list[Output]:
         self._send()
         return self._settle(wait=True)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from typing import Never
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -99,5 +100,6 @@ class PublishDeadLetters(beam.PTransform):
         super().__init__()
         self._topic = topic
 
-    def expand(self, letters):
+    def expand(self, letters: beam.PCollection[DeadLetter]) -> beam.PCollection[Never]:
+        """The sink's output: empty (every letter is published, or the bundle fails)."""
         return letters | "Publish" >> beam.ParDo(_PublishDeadLettersFn(self._topic))

@@ -8,6 +8,7 @@ resources behind them are checked next, by :mod:`transactions_pipeline.preflight
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ class TransactionsOptions(PipelineOptions):
     """The template's own parameters (``sdk_container_image`` is Beam's)."""
 
     @classmethod
-    def _add_argparse_args(cls, parser) -> None:
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
         for parameter in PARAMETERS:
             if not parameter.beam_option:
                 parser.add_argument(

@@ -17,6 +17,7 @@ window's dead letter.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any, NamedTuple
 
@@ -34,14 +35,16 @@ from transactions.formats import format_cents
 from transactions_pipeline import metrics
 from transactions_pipeline.bigtable_connection import ConnectionFactory, adaptive_throttler, bigtable_connection
 from transactions_pipeline.bigtable_reader import BigtableReader
-from transactions_pipeline.bigtable_writer import BigtableBatchWriter, BigtableTarget, RetryPolicy
+from transactions_pipeline.bigtable_writer import BigtableBatchWriter, BigtableTarget, RetryPolicy, WriteOutcome
 from transactions_pipeline.rollups import BY_NAME, RollupFiring, Sales
 from transactions_wire.bigtable import encode_entry
 
 __all__ = ["MAX_FIRINGS_PER_BATCH", "RollupRow", "RollupSource", "WriteRollups"]
 
-MAX_FIRINGS_PER_BATCH = 500
-"""Firings written (and their windows read) together: one read and two writes per batch."""
+MAX_FIRINGS_PER_BATCH = 1000
+"""Firings written (and their windows read) together: one read and two writes per batch (as many
+rows per ``MutateRows`` as the transaction sink's batches; each call costs the client ~2.5 ms of
+CPU, so a backfill's 100,000 windows pay for 300 calls, not 600)."""
 
 _LOG = logging.getLogger(__name__)
 
@@ -135,6 +138,8 @@ class _WriteRollupsFn(beam.DoFn):
         )
         self._reader = BigtableReader(connection.read, target.table_name, self._policy)
         self._other_generations = other_generations_filter(self._generation)
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollups-writer")
+        self._opened.callback(self._sender.shutdown, wait=True)  # closed before the connection
 
     def teardown(self) -> None:
         opened = getattr(self, "_opened", None)
@@ -143,6 +148,7 @@ class _WriteRollupsFn(beam.DoFn):
 
     def start_bundle(self) -> None:
         self._firings: dict[bytes, RollupFiring] = {}
+        self._totals_in_flight: tuple[list[RollupRow], list[Counted], Future[WriteOutcome]] | None = None
 
     def process(self, firing: RollupFiring) -> list[WindowedValue] | None:
         key = firing.key
@@ -155,16 +161,21 @@ class _WriteRollupsFn(beam.DoFn):
         return None
 
     def finish_bundle(self) -> list[WindowedValue]:
-        return self._flush()
+        return self._flush() + self._settle_totals()
 
     def _flush(self) -> list[WindowedValue]:
+        """(1) and (2) of this batch; its (3) goes to the sender thread, to be settled with the next
+        batch (or at the bundle's end), so that Bigtable writes one batch's totals while this
+        thread builds the next batch. Totals are versioned by count, so the order in which two
+        batches' totals land does not matter; the sets are written in order, on this thread."""
         if not self._firings:
             return []
         keyed, self._firings = self._firings, {}
         firings = list(keyed.values())
-        dead: list[WindowedValue] = []
+        dead = self._settle_totals()
         counted: list[Counted] = [(firing, firing.sales) for firing in firings]
-        failed = self._write([self._ids_row(key, firing) for key, firing in keyed.items()], True, counted, dead)
+        rows = [self._ids_row(key, firing) for key, firing in keyed.items()]
+        failed = self._account(rows, counted, self._writer.write(_entries(rows, rollup_layout.IDS_FAMILY)), dead)
         if failed:
             firings = [firing for index, firing in enumerate(firings) if index not in failed]
         foreign = self._foreign_sales([firing.key for firing in firings])
@@ -176,7 +187,20 @@ class _WriteRollupsFn(beam.DoFn):
                 for transaction_id, cents in firing.sales.items():
                     union.setdefault(transaction_id, cents)
             counted.append((firing, union or firing.sales))
-        self._write([_totals_row(firing, sales) for firing, sales in counted], False, counted, dead)
+        if counted:
+            totals = [_totals_row(firing, sales) for firing, sales in counted]
+            entries = _entries(totals, rollup_layout.FAMILY)
+            self._totals_in_flight = (totals, counted, self._sender.submit(self._writer.write, entries))
+        return dead
+
+    def _settle_totals(self) -> list[WindowedValue]:
+        """The dead letters of the totals write in flight, once it is done (its error fails the bundle)."""
+        if self._totals_in_flight is None:
+            return []
+        rows, counted, future = self._totals_in_flight
+        self._totals_in_flight = None
+        dead: list[WindowedValue] = []
+        self._account(rows, counted, future.result(), dead)
         return dead
 
     def _ids_row(self, key: bytes, firing: RollupFiring) -> RollupRow:
@@ -187,14 +211,11 @@ class _WriteRollupsFn(beam.DoFn):
         )
         return RollupRow(key, cells, firing.end_ms * 1000)
 
-    def _write(self, rows: list[RollupRow], ids: bool, counted: list[Counted], dead: list[WindowedValue]) -> set[int]:
-        """Write rows of one family (``ids``, else ``agg``); a row that fails becomes a dead letter
-        describing its window's total over what it counted (``counted``, row by row). Returns the
-        failed indexes."""
-        if not rows:
-            return set()
-        family = rollup_layout.IDS_FAMILY if ids else rollup_layout.FAMILY
-        outcome = self._writer.write([encode_entry(row, family) for row in rows])
+    def _account(
+        self, rows: list[RollupRow], counted: list[Counted], outcome: WriteOutcome, dead: list[WindowedValue]
+    ) -> set[int]:
+        """A written batch's metrics; a row that failed becomes a dead letter describing its
+        window's total over what it counted (``counted``, row by row). Returns the failed indexes."""
         self._metrics.account(outcome, len(rows))
         for failure in outcome.failed:
             source = _rollup_source(*counted[failure.batch_index])
@@ -219,6 +240,10 @@ class _WriteRollupsFn(beam.DoFn):
                 rollup_layout.decode_sales(value, sales)
             found[key] = sales
         return found
+
+
+def _entries(rows: list[RollupRow], family: str) -> list[bytes]:
+    return [encode_entry(row, family) for row in rows]
 
 
 def _totals_row(firing: RollupFiring, sales: Sales) -> RollupRow:

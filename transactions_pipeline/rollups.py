@@ -13,13 +13,18 @@ letter is not counted, and counts once it is replayed and written):
 
 Then, per rollup (``RollupCategoryMinutes``, ``RollupUserDays``):
 
-2. ``Window``: fixed windows (a minute, a UTC day). In the stream: early firings every 10 s of
+2. ``Window`` (the stream only): fixed windows (a minute, a UTC day): early firings every 10 s of
    processing time while the window is open, the on-time firing when the watermark passes its
-   end, one firing per late partial after that; panes accumulate. In a backfill, one result per
-   window. Beam keeps a window's state for the allowed lateness plus a margin, so the decision in
-   step 1 (made against the arrival, deterministic) is the one that counts.
-3. ``Totals``: per name, the union of the partials, first value per transaction id: the
-   transactions this job counted for the window, each once however often it was redelivered.
+   end, one firing per late partial after that; panes accumulate. Beam keeps a window's state
+   for the allowed lateness plus a margin, so the decision in step 1 (made against the arrival,
+   deterministic) is the one that counts.
+3. ``Totals``: per name and window, the union of the partials, first value per transaction id:
+   the transactions this job counted for the window, each once however often it was redelivered.
+   A backfill wants one result per window and no early or late firing, so it does not window at
+   all: its partials travel in shards of windows (:data:`BACKFILL_SHARDS` keys) and are merged
+   window by window. The same totals, without Beam's trigger machinery and without one Beam
+   element per window, whose per-window cost in Python was most of a backfill's rollups
+   (``docs/performance.md``, "The rollups at realistic cardinality").
 4. ``ToRows``: a :class:`RollupFiring` of the window.
 
 5. ``WriteRollups`` (:mod:`transactions_pipeline.rollup_sink`, a module of its own: this one
@@ -34,7 +39,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from typing import NamedTuple
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -45,6 +52,7 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from transactions import rollup_layout
 from transactions.rollup_layout import Rollup
 from transactions_pipeline import metrics
+from transactions_pipeline.rows import Sale
 
 STEP_PARTIALS = "RollupPartials"
 STEP_CATEGORY_MINUTES = "RollupCategoryMinutes"
@@ -75,16 +83,23 @@ def writer_generation(streaming: bool, input_file: str | None) -> str:
     return "b" + hashlib.sha1(input_file.encode(), usedforsecurity=False).hexdigest()[:12]
 
 
+Written = Iterable[tuple[Sale, "int | None"]]
+"""What the sink reports of one settled batch: each written row's sale and arrival (ms, or None)."""
+
+
 class _PartialsFn(beam.DoFn):
-    """Written-row batches -> per rollup, ``(name, {transaction_id: cents})``, one per window and bundle.
+    """Written-row batches -> per rollup, one partial ``{transaction_id: cents}`` per window and bundle.
 
     One pass reads each sale once for both rollups and sums within the bundle (as Beam's
     combiner lifting would, but before windowing, whose per-element cost in Python is several
-    times that of the sum). Each partial leaves at its window's start, so ``Window`` puts it there.
+    times that of the sum). In the stream a partial is ``(name, sales)`` stamped at its window's
+    start, so ``Window`` puts it there; in a backfill the bundle's windows go out in shards,
+    ``(shard, {(name, start_ms): sales})``, in the global window.
     """
 
-    def __init__(self, allowed_lateness_seconds: int) -> None:
+    def __init__(self, allowed_lateness_seconds: int, streaming: bool = True) -> None:
         self._lateness_ms = allowed_lateness_seconds * 1000
+        self._streaming = streaming
         self._too_late = Metrics.counter(metrics.NAMESPACE, metrics.ROLLUP_TOO_LATE)
 
     def start_bundle(self) -> None:
@@ -95,7 +110,7 @@ class _PartialsFn(beam.DoFn):
         ]
         self._bundle_too_late = 0
 
-    def process(self, written) -> None:
+    def process(self, written: Written) -> None:
         lateness = self._lateness_ms
         targets = self._targets
         for sale, arrival_ms in written:
@@ -114,13 +129,35 @@ class _PartialsFn(beam.DoFn):
                 elif transaction_id not in sales:
                     sales[transaction_id] = sale.cents
 
-    def finish_bundle(self):
+    def finish_bundle(self) -> Iterator[beam.pvalue.TaggedOutput]:
         if self._bundle_too_late:
             self._too_late.inc(self._bundle_too_late)
+        windowed_value = GlobalWindows.windowed_value
         for rollup_name, partials in self._partials.items():
-            for (name, start_ms), sales in partials.items():
-                partial = GlobalWindows.windowed_value((name, sales), Timestamp(micros=start_ms * 1000))
-                yield beam.pvalue.TaggedOutput(rollup_name, partial)
+            if self._streaming:
+                for (name, start_ms), sales in partials.items():
+                    partial = windowed_value((name, sales), Timestamp(micros=start_ms * 1000))
+                    yield beam.pvalue.TaggedOutput(rollup_name, partial)
+            else:  # a backfill: the bundle's windows in a few shards, one element each
+                shards: dict[int, dict[WindowKey, Sales]] = {}
+                for window_key, sales in partials.items():
+                    shards.setdefault(shard_of(window_key), {})[window_key] = sales
+                for shard in shards.items():
+                    yield beam.pvalue.TaggedOutput(rollup_name, windowed_value(shard))
+
+
+WindowKey = tuple[str, int]
+"""(name, window start ms): a window of one rollup."""
+BACKFILL_SHARDS = 256
+"""How many keys a backfill groups its windows under. Few enough that Beam's per-element work is
+per bundle and shard, not per window (which cost more than the rollups' own work); enough for
+Dataflow to spread the combining over many workers."""
+
+
+def shard_of(window_key: WindowKey) -> int:
+    """The shard of a window: the same on every worker (``hash()`` of a string is not)."""
+    name, start_ms = window_key
+    return zlib.crc32(name.encode(), start_ms & 0xFFFFFFFF) % BACKFILL_SHARDS
 
 
 class DistinctSales(beam.CombineFn):
@@ -136,7 +173,7 @@ class DistinctSales(beam.CombineFn):
             accumulator.setdefault(transaction_id, cents)
         return accumulator
 
-    def merge_accumulators(self, accumulators) -> Sales:
+    def merge_accumulators(self, accumulators: Iterable[Sales]) -> Sales:
         merged: Sales = {}
         for accumulator in accumulators:
             for transaction_id, cents in accumulator.items():
@@ -147,18 +184,47 @@ class DistinctSales(beam.CombineFn):
         return accumulator
 
 
+class DistinctSalesByWindow(beam.CombineFn):
+    """A backfill's shards ``{window: {transaction_id: cents}}`` -> per window, the union of its
+    partials (:class:`DistinctSales`, window by window)."""
+
+    def create_accumulator(self) -> dict[WindowKey, Sales]:
+        return {}
+
+    def add_input(self, accumulator: dict[WindowKey, Sales], windows: dict[WindowKey, Sales]) -> dict[WindowKey, Sales]:
+        for window_key, sales in windows.items():
+            found = accumulator.get(window_key)
+            if found is None:
+                accumulator[window_key] = dict(sales)
+            else:
+                for transaction_id, cents in sales.items():
+                    found.setdefault(transaction_id, cents)
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[dict[WindowKey, Sales]]) -> dict[WindowKey, Sales]:
+        merged: dict[WindowKey, Sales] = {}
+        for accumulator in accumulators:
+            self.add_input(merged, accumulator)
+        return merged
+
+    def extract_output(self, accumulator: dict[WindowKey, Sales]) -> dict[WindowKey, Sales]:
+        return accumulator
+
+
 class RollupFiring(NamedTuple):
-    """One firing of one window: the transactions this job counted for it so far."""
+    """One firing of one window: the transactions this job counted for it so far, and the
+    window's row key (made once, here: the sink uses it four times)."""
 
     rollup: str
     """:attr:`transactions.rollup_layout.Rollup.name`."""
     name: str
     start_ms: int
     sales: Sales
+    key: bytes
 
-    @property
-    def key(self) -> bytes:
-        return rollup_layout.rollup_key(BY_NAME[self.rollup], self.name, self.start_ms)
+    @classmethod
+    def of(cls, rollup: Rollup, name: str, start_ms: int, sales: Sales) -> RollupFiring:
+        return cls(rollup.name, name, start_ms, sales, rollup_layout.rollup_key(rollup, name, start_ms))
 
     @property
     def end_ms(self) -> int:
@@ -169,20 +235,33 @@ class _ToFiringsFn(beam.DoFn):
     """``(name, sales)`` in a window -> its :class:`RollupFiring`."""
 
     def __init__(self, rollup: Rollup) -> None:
-        self._rollup = rollup.name
+        self._rollup = rollup
 
-    def process(self, total, pane_window=beam.DoFn.WindowParam):
+    def process(
+        self,
+        total: tuple[str, Sales],
+        pane_window: Any = beam.DoFn.WindowParam,  # a window.IntervalWindow
+    ) -> Iterator[RollupFiring]:
         name, sales = total
-        yield RollupFiring(self._rollup, name, pane_window.start.micros // 1000, sales)
+        yield RollupFiring.of(self._rollup, name, pane_window.start.micros // 1000, sales)
 
 
-def windowing(rollup: Rollup, streaming: bool, allowed_lateness_seconds: int) -> beam.WindowInto:
-    """Fixed windows of the rollup's size; in a stream, early, on-time and late firings."""
-    windows = window.FixedWindows(rollup.window_seconds)
-    if not streaming:
-        return beam.WindowInto(windows)
+class _ShardToFiringsFn(beam.DoFn):
+    """``(shard, {(name, window start ms): sales})`` -> a :class:`RollupFiring` per window (a backfill's)."""
+
+    def __init__(self, rollup: Rollup) -> None:
+        self._rollup = rollup
+
+    def process(self, shard: tuple[int, dict[WindowKey, Sales]]) -> Iterator[RollupFiring]:
+        rollup, firing = self._rollup, RollupFiring.of
+        for (name, start_ms), sales in shard[1].items():
+            yield firing(rollup, name, start_ms, sales)
+
+
+def windowing(rollup: Rollup, allowed_lateness_seconds: int) -> beam.WindowInto:
+    """Fixed windows of the rollup's size, with the stream's early, on-time and late firings."""
     return beam.WindowInto(
-        windows,
+        window.FixedWindows(rollup.window_seconds),
         trigger=trigger.AfterWatermark(
             early=trigger.AfterProcessingTime(EARLY_FIRING_SECONDS), late=trigger.AfterCount(1)
         ),
@@ -200,20 +279,27 @@ class ComputeRollup(beam.PTransform):
         self._streaming = streaming
         self._lateness = allowed_lateness_seconds
 
-    def expand(self, partials):
+    def expand(self, partials: beam.PCollection) -> beam.PCollection:
+        if not self._streaming:  # keyed by shard of windows, in the global window: no trigger to run
+            return (
+                partials
+                | "Totals" >> beam.CombinePerKey(DistinctSalesByWindow())
+                | "ToRows" >> beam.ParDo(_ShardToFiringsFn(self._rollup))
+            )
         return (
             partials
-            | "Window" >> windowing(self._rollup, self._streaming, self._lateness)
+            | "Window" >> windowing(self._rollup, self._lateness)
             | "Totals" >> beam.CombinePerKey(DistinctSales())
             | "ToRows" >> beam.ParDo(_ToFiringsFn(self._rollup))
             | "Global" >> beam.WindowInto(window.GlobalWindows())
         )
 
 
-def rollup_rows(written, streaming: bool, allowed_lateness_seconds: int):
+def rollup_rows(written: beam.PCollection, streaming: bool, allowed_lateness_seconds: int) -> beam.PCollection:
     """Both rollups' firings from the sink's written rows, as one collection."""
     names = [rollup.name for rollup in rollup_layout.ROLLUPS]
-    partials = written | STEP_PARTIALS >> beam.ParDo(_PartialsFn(allowed_lateness_seconds)).with_outputs(*names)
+    partials_fn = _PartialsFn(allowed_lateness_seconds, streaming)
+    partials = written | STEP_PARTIALS >> beam.ParDo(partials_fn).with_outputs(*names)
     return [
         partials[rollup.name] | STEPS[rollup] >> ComputeRollup(rollup, streaming, allowed_lateness_seconds)
         for rollup in rollup_layout.ROLLUPS

@@ -42,7 +42,7 @@ class BigtableRow(NamedTuple):
     timestamp_micros: int
     source: SourceMessage
     """The original Pub/Sub message (or CSV line), for the dead letter of a row Bigtable refuses."""
-    sale: Sale | None = None
+    sale: Sale
     """The transaction's sale, for the rollups once the row is written."""
 
 

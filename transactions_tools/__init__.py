@@ -5,9 +5,13 @@ development environment; never copied into the template image, which carries onl
 launcher and the workers run. Modules:
 
 - ``defaults``: the default resource names, and the local emulators' project and instance.
-- ``provision``: create topics, subscriptions, the table and its families, idempotently.
-- ``lookup``: a user's latest transactions (a prefix scan).
-- ``deadletters``: inspect the dead letters, and replay the ones that can be fixed.
+- ``provision``: create topics, subscriptions, the tables and their families, idempotently.
+- ``lookup``: a user's latest transactions (a prefix scan), or the live rollups' windows.
+- ``triage`` (``transacoes-deadletters``): inspect the dead letters, and replay the ones that
+  can be fixed; ``dead_letter_lease`` (holding pulled dead letters under a lease),
+  ``dead_letter_report`` (what ``inspect`` reports) and ``replay_plan`` (what a replay takes).
 - ``template_metadata``: the two templates' launch forms, written from the parameter table.
-- ``local``: the emulators, the background stack (``make up``/``make down``) and the demo.
+- ``digest``: a table's fingerprint (rows, and a sha256 over every cell), to compare two loads.
+- ``local``: the emulators, the background stack (``make up``/``make down``), the demo, and
+  ``make chaos`` with its fault-injecting proxy.
 """

@@ -6,6 +6,7 @@ reached the topic."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import Any
 
 from transactions import attributes, dead_letters
 from transactions.excerpt import excerpt, message_line, path_line
@@ -15,13 +16,13 @@ __all__ = ["SAMPLES_PER_REASON", "print_summary", "reason_key", "source_of", "su
 SAMPLES_PER_REASON = 3
 
 
-def reason_key(message) -> str:
+def reason_key(message: Any) -> str:
     """:func:`transactions.dead_letters.stage_and_reason` of a pulled message, escaped and bounded:
     a dead letter's attributes are whatever reached the topic."""
     return message_line(dead_letters.stage_and_reason(message.attributes), limit=80)
 
 
-def source_of(message) -> str | None:
+def source_of(message: Any) -> str | None:
     """``file@offset`` of a backfill line's dead letter (its byte offset); None for a Pub/Sub message's."""
     attrs = message.attributes
     if attributes.SOURCE_FILE not in attrs:
@@ -34,14 +35,14 @@ def preview(data: bytes) -> str:
     return excerpt(data)
 
 
-def transaction_of(message) -> str:
+def transaction_of(message: Any) -> str:
     return message_line(message.attributes.get(attributes.TRANSACTION_ID, "-"), limit=80)
 
 
-def summarize(subscription: str, messages: list) -> dict:
+def summarize(subscription: str, messages: list[Any]) -> dict[str, Any]:
     """What ``inspect`` reports, as one JSON-ready document."""
     counts = Counter(reason_key(m.message) for m in messages)
-    samples: dict[str, list] = defaultdict(list)
+    samples: dict[str, list[dict[str, str | None]]] = defaultdict(list)
     for received in messages:
         message = received.message
         key = reason_key(message)
@@ -69,7 +70,7 @@ def summarize(subscription: str, messages: list) -> dict:
     }
 
 
-def print_summary(summary: dict) -> None:
+def print_summary(summary: dict[str, Any]) -> None:
     print(f"{summary['pulled']} dead letters on {summary['subscription']} (left there, unacknowledged)")
     if not summary["pulled"]:
         return

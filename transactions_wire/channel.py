@@ -14,22 +14,47 @@ the generated client adds, built the same way.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+if TYPE_CHECKING:
+    from google.api_core.gapic_v1.client_info import ClientInfo
+
+
+Metadata = tuple[tuple[str, str], ...]
+"""A call's gRPC metadata: (key, value) pairs."""
+
+
+class GrpcTransport(Protocol):
+    """A generated client's gRPC transport (``PublisherGrpcTransport``, ``BigtableGrpcTransport``)."""
+
+    @property
+    def grpc_channel(self) -> Any: ...  # a grpc.Channel: grpc ships no type information
 
 
 def raw_method(
-    transport, path: str, response_type, *, streaming: bool, default_timeout: float, client_info
+    transport: object,
+    path: str,
+    response_type: Any,
+    *,
+    streaming: bool,
+    default_timeout: float,
+    client_info: ClientInfo,
 ) -> Callable[..., Any]:
     """``path`` (``/package.Service/Method``) on ``transport``'s channel: takes the request's
-    bytes, returns the response protobuf (or an iterator of them when ``streaming``)."""
+    bytes, returns the response protobuf (or an iterator of them when ``streaming``).
+
+    ``transport`` is a generated client's ``transport``, a gRPC one: the generated clients declare
+    it as their base transport class, and only its gRPC subclass has the channel.
+    ``response_type`` is the response's protobuf class (protobuf ships no type information)."""
     from google.api_core import gapic_v1
 
-    make = transport.grpc_channel.unary_stream if streaming else transport.grpc_channel.unary_unary
+    channel = cast(GrpcTransport, transport).grpc_channel
+    make = channel.unary_stream if streaming else channel.unary_unary
     stub = make(path, request_serializer=None, response_deserializer=response_type.FromString)
     return gapic_v1.method.wrap_method(stub, default_timeout=default_timeout, client_info=client_info)
 
 
-def routing_header(params: Mapping[str, str]) -> tuple:
+def routing_header(params: Mapping[str, str]) -> Metadata:
     """The request's routing metadata, as the generated client builds it."""
     from google.api_core import gapic_v1
 

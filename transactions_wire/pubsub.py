@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from transactions_wire.channel import raw_method, routing_header
+
+if TYPE_CHECKING:
+    from google.api_core.retry import Retry
+    from google.pubsub_v1 import PublisherClient
 from transactions_wire.protowire import SHORT, SHORT_VARINTS, length_delimited, tag, varint
 
 METHOD = "/google.pubsub.v1.Publisher/Publish"
@@ -55,11 +59,11 @@ def publish_request_bytes(topic: str, encoded_messages: list[bytes]) -> bytes:
     return b"".join(parts)
 
 
-Sender = Callable[[bytes, str, Any, float], Any]
-"""(encoded PublishRequest, topic, retry, timeout) -> the PublishResponse."""
+Sender = Callable[[bytes, str, "Retry | None", float], Any]
+"""(encoded PublishRequest, topic, retry, timeout) -> the PublishResponse protobuf."""
 
 
-def publish_sender(publisher_api) -> Sender:
+def publish_sender(publisher_api: PublisherClient) -> Sender:
     """``Publish`` on the generated ``PublisherClient``'s channel (:mod:`transactions_wire.channel`),
     with the retry the caller gives and the ``topic=...`` routing header."""
     from google.pubsub_v1.services.publisher.transports.base import DEFAULT_CLIENT_INFO
@@ -74,7 +78,7 @@ def publish_sender(publisher_api) -> Sender:
         client_info=DEFAULT_CLIENT_INFO,
     )
 
-    def send(request: bytes, topic: str, retry, timeout: float):
+    def send(request: bytes, topic: str, retry: Retry | None, timeout: float) -> Any:
         return wrapped(request, retry=retry, timeout=timeout, metadata=routing_header({"topic": topic}))
 
     return send

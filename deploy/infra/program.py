@@ -1,6 +1,13 @@
 """The Google Cloud set-up of the transacoes Flex Template, as one Pulumi program: everything the
 gcloud runbook's one-time set-up creates, except the streaming job itself (docs/deploy.md, "Set-up as
-code", says why the job stays with gcloud).
+code", says why the job stays with gcloud) and the GitHub connection's one browser step.
+
+The resources are grouped the way the set-up is read, one ``ComponentResource`` each: the enabled
+services, the workers' network, storage, Bigtable, Pub/Sub, the service accounts, the build (image
+repository, GitHub connection, release trigger), the IAM grants and the monitoring. Every output is
+derived from a resource (the image repository from the ``Repository``, the template paths from the
+bucket, an account's email from the ``Account``), never restated from the configuration, so Pulumi
+orders each use after what it uses.
 
 Three things are read, not restated: the IAM grants (``deploy/iam/grants.toml``, the list
 docs/iam.md is checked against), the dashboard and alert policies (``deploy/monitoring/*.json``,
@@ -14,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +30,17 @@ import pulumi
 import pulumi_gcp as gcp
 
 DEPLOY = Path(__file__).resolve().parent.parent
+COMPONENT = "transacoes:infra:{}"
+"""The type token of each group of resources (its URN's parent type)."""
 
 # Names: the template's and the tools' defaults (tests/unit/deploy/test_infra.py keeps them equal).
 TOPIC = "transacoes"
 SUBSCRIPTION = "transacoes-pipeline"
 DEAD_LETTER_TOPIC = "transacoes-dead-letter"
 DEAD_LETTER_SUBSCRIPTION = "transacoes-dead-letter-sub"
+SMOKE_SUBSCRIPTION = "transacoes-dead-letter-smoke"
+"""``deploy/smoke`` counts its own run's dead letters here, so the operator needs no right to create
+subscriptions and the smoke never takes what ``transacoes-dead-letter-sub`` keeps for people."""
 TABLE = "transacoes"
 COLUMN_FAMILY = "dados"
 ROLLUPS_TABLE = "transacoes_rollups"
@@ -36,28 +48,51 @@ ROLLUP_FAMILIES = ("agg", "ids")
 BACKFILL_APP_PROFILE = "backfill-low-priority"
 JOB_NAME = "transacoes-stream"
 SERVICE_ACCOUNTS = {"dataflow": "transacoes-dataflow", "build": "transacoes-build", "producer": "transacoes-producer"}
+ACCOUNT_VARIABLES = {"$DATAFLOW_SA": "dataflow", "$BUILD_SA": "build", "$PRODUCER_SA": "producer"}
+"""grants.toml's variable for each of the program's accounts: a grant naming one is bound to that
+``Account`` resource's ``email``, never to a string, so Pulumi creates the account first."""
 IMAGE = "transacoes-template"
+TRIGGER = "transacoes-release"
 RELEASE_TAG_PATTERN = "^v.*$"
+WORKERS_SUBNETWORK = "transacoes-workers"
+WORKERS_FIREWALL = "transacoes-workers-internal"
+WORKER_TAG = "dataflow"
+"""The network tag Dataflow gives its worker VMs; the firewall rule lets them reach each other."""
+WORKER_PORTS = "12345-12346"
+"""TCP ports Dataflow's workers use between each other (Dataflow's "Configure internet access and
+firewall rules" page); the default network's own rule covers only its 10.128.0.0/9 ranges."""
 
-SERVICES = (
+DECLARED_SERVICES = (
     "artifactregistry.googleapis.com",
-    "bigtable.googleapis.com",
     "bigtableadmin.googleapis.com",
     "cloudbuild.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
     "compute.googleapis.com",
-    "dataflow.googleapis.com",
-    "logging.googleapis.com",
+    "iam.googleapis.com",
     "monitoring.googleapis.com",
     "pubsub.googleapis.com",
-    "run.googleapis.com",
+    "secretmanager.googleapis.com",
     "storage.googleapis.com",
 )
+"""The APIs the provider calls to create this program's resources (a test maps each resource type
+to its API): IAM for the accounts, Resource Manager for the project's IAM policy, Secret Manager for
+the GitHub connection's token."""
+RUNTIME_SERVICES = (
+    "bigtable.googleapis.com",
+    "dataflow.googleapis.com",
+    "logging.googleapis.com",
+    "run.googleapis.com",
+)
+"""The APIs the job, the build and the producer call at run time, which no resource here needs."""
+SERVICES = tuple(sorted(DECLARED_SERVICES + RUNTIME_SERVICES))
 ACK_DEADLINE_SECONDS = 60
 DEAD_LETTER_RETENTION = "604800s"
 """Seven days: dead letters wait for someone to read them (``transacoes-deadletters``)."""
+SMOKE_RETENTION = "86400s"
+"""A day: ``deploy/smoke`` reads its dead letters within minutes; the rest need not pile up."""
 TEMP_BUCKET_LIFECYCLE = DEPLOY / "temp-bucket-lifecycle.json"
-"""Staging and temp files of finished jobs are deleted after a week: the file the gcloud runbook
-gives ``gcloud storage buckets update --lifecycle-file``, read here too."""
+"""Temp files of finished jobs (``temp/``, never ``staging/``) are deleted after a week: the file
+the gcloud runbook gives ``gcloud storage buckets update --lifecycle-file``, read here too."""
 
 
 @dataclass(frozen=True)
@@ -70,20 +105,25 @@ class Settings:
     github_owner: str
     github_repo: str
     operator: str
+    alert_emails: tuple[str, ...] = ()
+    """Who the alerts notify: each address becomes an e-mail notification channel."""
+    notification_channels: tuple[str, ...] = ()
+    """Channels that exist already (``projects/<project>/notificationChannels/<id>``), added to those."""
     instance: str = "transacoes-prod"
     repository: str = "dataflow"
     nodes: int | None = 1
     min_nodes: int | None = None
     max_nodes: int | None = None
-    notification_channels: tuple[str, ...] = ()
     backfill_bucket: str | None = None
     network: str = "default"
-    subnetwork: str | None = None
-    """``regions/<region>/subnetworks/<name>``; the region's ``default`` when unset."""
+    workers_range: str = "10.100.0.0/24"
+    """The workers' subnetwork's range: outside the default network's 10.128.0.0/9."""
     machine_type: str = "n1-standard-2"
     max_workers: int = 10
     job_name: str = JOB_NAME
     """The streaming job's name, which the dashboard and alerts filter on."""
+    github_connection: str = "transacoes-github"
+    """The Cloud Build connection to GitHub that docs/deploy.md's one manual step creates."""
     adopt: bool = False
     """Adopt what the gcloud runbook already made (``import`` ids) instead of creating it."""
 
@@ -96,6 +136,7 @@ class Settings:
         return f"{self.project}-dataflow-temp"
 
     def email(self, member: str) -> str:
+        """An account's address, for the ids an adoption imports (grants use the ``Account``)."""
         return f"{SERVICE_ACCOUNTS[member]}@{self.project}.iam.gserviceaccount.com"
 
 
@@ -106,6 +147,9 @@ def settings_from_config() -> Settings:
     min_nodes, max_nodes = config.get_int("min_nodes"), config.get_int("max_nodes")
     if (min_nodes is None) != (max_nodes is None):
         raise ValueError("set both min_nodes and max_nodes (autoscaling), or nodes")
+    emails = tuple(config.get_object("alert_emails") or ())
+    if bad := [email for email in emails if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", str(email))]:
+        raise ValueError(f"alert_emails: not e-mail addresses: {bad}")
     return Settings(
         project=gcp_config.require("project"),
         region=config.require("region"),
@@ -113,58 +157,465 @@ def settings_from_config() -> Settings:
         github_owner=config.require("github_owner"),
         github_repo=config.require("github_repo"),
         operator=config.require("operator"),
+        alert_emails=emails,
+        notification_channels=tuple(config.get_object("notification_channels") or ()),
         instance=config.get("instance") or Settings.instance,
         repository=config.get("repository") or Settings.repository,
         nodes=None if min_nodes is not None else (nodes or 1),
         min_nodes=min_nodes,
         max_nodes=max_nodes,
-        notification_channels=tuple(config.get_object("notification_channels") or ()),
         backfill_bucket=config.get("backfill_bucket"),
         network=config.get("network") or Settings.network,
-        subnetwork=config.get("subnetwork"),
+        workers_range=config.get("workers_range") or Settings.workers_range,
         machine_type=config.get("machine_type") or Settings.machine_type,
         max_workers=config.get_int("max_workers") or Settings.max_workers,
         job_name=config.get("job_name") or JOB_NAME,
+        github_connection=config.get("github_connection") or Settings.github_connection,
         adopt=config.get_bool("adopt") or False,
     )
+
+
+# What each table, family and subscription is: one place to change a retention or a GC rule.
+
+
+@dataclass(frozen=True)
+class Family:
+    """A column family and its garbage collection: how many versions of a cell are kept."""
+
+    name: str
+    max_versions: int = 1
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    resource: str
+    table_id: str
+    families: tuple[Family, ...]
+
+
+TABLES = (
+    TableSpec("table", TABLE, (Family(COLUMN_FAMILY),)),
+    TableSpec("rollups-table", ROLLUPS_TABLE, tuple(Family(name) for name in ROLLUP_FAMILIES)),
+)
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    resource: str
+    subscription_id: str
+    topic: str
+    """The resource name of its topic in this program."""
+    message_retention_duration: str | None = None
+    """Pub/Sub's default (7 days) when None."""
+
+
+TOPICS = {"topic": TOPIC, "dead-letter-topic": DEAD_LETTER_TOPIC}
+SUBSCRIPTIONS = (
+    SubscriptionSpec("subscription", SUBSCRIPTION, "topic"),
+    SubscriptionSpec("dead-letter-subscription", DEAD_LETTER_SUBSCRIPTION, "dead-letter-topic", DEAD_LETTER_RETENTION),
+    SubscriptionSpec("smoke-subscription", SMOKE_SUBSCRIPTION, "dead-letter-topic", SMOKE_RETENTION),
+)
+
+
+# Adoption: what the gcloud runbook made, imported by id.
+
+
+ALWAYS_IMPORTED = ("github-connection",)
+"""Resources made by hand before the first ``pulumi up`` (the GitHub connection needs a browser),
+imported on every run: once in the stack, an ``import`` id is a no-op (pulumi's import design)."""
 
 
 def import_ids(settings: Settings) -> dict[str, str]:
     """Resource name in this program -> the id ``pulumi import`` (or ``adopt``) takes for it."""
     p, r, i = settings.project, settings.region, settings.instance
+    connection = f"projects/{p}/locations/{r}/connections/{settings.github_connection}"
     ids = {f"service-{service.split('.')[0]}": f"{p}/{service}" for service in SERVICES}
     ids |= {
+        "workers-subnetwork": f"projects/{p}/regions/{r}/subnetworks/{WORKERS_SUBNETWORK}",
+        "workers-firewall": f"projects/{p}/global/firewalls/{WORKERS_FIREWALL}",
         "repository": f"projects/{p}/locations/{r}/repositories/{settings.repository}",
         "templates-bucket": settings.templates_bucket,
         "temp-bucket": settings.temp_bucket,
         "instance": f"projects/{p}/instances/{i}",
-        "table": f"projects/{p}/instances/{i}/tables/{TABLE}",
-        "rollups-table": f"projects/{p}/instances/{i}/tables/{ROLLUPS_TABLE}",
+        **{spec.resource: f"projects/{p}/instances/{i}/tables/{spec.table_id}" for spec in TABLES},
         "backfill-app-profile": f"projects/{p}/instances/{i}/appProfiles/{BACKFILL_APP_PROFILE}",
-        "topic": f"projects/{p}/topics/{TOPIC}",
-        "dead-letter-topic": f"projects/{p}/topics/{DEAD_LETTER_TOPIC}",
-        "subscription": f"projects/{p}/subscriptions/{SUBSCRIPTION}",
-        "dead-letter-subscription": f"projects/{p}/subscriptions/{DEAD_LETTER_SUBSCRIPTION}",
+        **{name: f"projects/{p}/topics/{topic}" for name, topic in TOPICS.items()},
+        **{spec.resource: f"projects/{p}/subscriptions/{spec.subscription_id}" for spec in SUBSCRIPTIONS},
+        "github-connection": connection,
+        "github-repository": f"{connection}/repositories/{settings.github_repo}",
+        # The Cloud Build API takes a trigger's name where its id goes ("Identifier (id or name)").
+        "release-trigger": f"projects/{p}/locations/{r}/triggers/{TRIGGER}",
     }
     ids |= {f"sa-{member}": f"projects/{p}/serviceAccounts/{settings.email(member)}" for member in SERVICE_ACCOUNTS}
     return ids
 
 
-def _options(settings: Settings, name: str, **kwargs: Any) -> pulumi.ResourceOptions:
-    adopted = import_ids(settings).get(name) if settings.adopt else None
-    return pulumi.ResourceOptions(import_=adopted, **kwargs)
+class Group(pulumi.ComponentResource):
+    """A group of resources: each child is declared through :meth:`options`, which parents it here,
+    aliases its URN from before the grouping (children of the stack itself), imports it when the
+    stack adopts the runbook's resources, and orders it after the enabled services."""
+
+    def __init__(self, kind: str, settings: Settings, after: Sequence[pulumi.Resource] = ()) -> None:
+        super().__init__(COMPONENT.format(kind), kind.lower())
+        self.settings = settings
+        self.after = list(after)
+
+    def options(self, name: str, **kwargs: Any) -> pulumi.ResourceOptions:
+        imported = name in ALWAYS_IMPORTED or self.settings.adopt
+        kwargs.setdefault("depends_on", self.after)
+        return pulumi.ResourceOptions(
+            parent=self,
+            aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)],
+            import_=import_ids(self.settings).get(name) if imported else None,
+            **kwargs,
+        )
+
+
+class Services(Group):
+    """Every API the set-up and the job call, on before anything else is made; a destroy leaves
+    them on (``disable_on_destroy=False``): other things in the project may use them."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("Services", settings)
+        self.enabled = [
+            gcp.projects.Service(
+                f"service-{service.split('.')[0]}",
+                project=settings.project,
+                service=service,
+                disable_on_destroy=False,
+                opts=self.options(f"service-{service.split('.')[0]}"),
+            )
+            for service in SERVICES
+        ]
+        self.register_outputs({})
+
+
+class Network(Group):
+    """The workers' own subnetwork, with Private Google Access: launched with
+    ``--disable-public-ips``, workers reach Pub/Sub, Bigtable and Artifact Registry only through it."""
+
+    def __init__(self, settings: Settings, after: Sequence[pulumi.Resource]) -> None:
+        super().__init__("Network", settings, after)
+        self.subnetwork = gcp.compute.Subnetwork(
+            "workers-subnetwork",
+            project=settings.project,
+            name=WORKERS_SUBNETWORK,
+            network=settings.network,
+            region=settings.region,
+            ip_cidr_range=settings.workers_range,
+            private_ip_google_access=True,
+            opts=self.options("workers-subnetwork"),
+        )
+        self.firewall = gcp.compute.Firewall(
+            "workers-firewall",
+            project=settings.project,
+            name=WORKERS_FIREWALL,
+            network=settings.network,
+            direction="INGRESS",
+            source_tags=[WORKER_TAG],
+            target_tags=[WORKER_TAG],
+            allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=[WORKER_PORTS])],
+            opts=self.options("workers-firewall"),
+        )
+        self.path = pulumi.Output.concat("regions/", self.subnetwork.region, "/subnetworks/", self.subnetwork.name)
+        """The ``--subnetwork`` form of the launch commands."""
+        self.register_outputs({"subnetwork": self.path})
+
+
+def temp_lifecycle_rules() -> list[gcp.storage.BucketLifecycleRuleArgs]:
+    """``deploy/temp-bucket-lifecycle.json`` (the Cloud Storage JSON form) as Pulumi's arguments."""
+    return [
+        gcp.storage.BucketLifecycleRuleArgs(
+            action=gcp.storage.BucketLifecycleRuleActionArgs(type=rule["action"]["type"]),
+            condition=gcp.storage.BucketLifecycleRuleConditionArgs(
+                age=rule["condition"]["age"], matches_prefixes=rule["condition"]["matchesPrefix"]
+            ),
+        )
+        for rule in json.loads(TEMP_BUCKET_LIFECYCLE.read_text())["rule"]
+    ]
+
+
+class Storage(Group):
+    """The templates bucket (the specs stay) and the jobs' staging and temp bucket."""
+
+    def __init__(self, settings: Settings, after: Sequence[pulumi.Resource]) -> None:
+        super().__init__("Storage", settings, after)
+        self.templates_bucket = self._bucket("templates-bucket", settings.templates_bucket, None)
+        self.temp_bucket = self._bucket("temp-bucket", settings.temp_bucket, temp_lifecycle_rules())
+        self.register_outputs({"templates_bucket": self.templates_bucket.name, "temp_bucket": self.temp_bucket.name})
+
+    def _bucket(
+        self, name: str, bucket_name: str, rules: list[gcp.storage.BucketLifecycleRuleArgs] | None
+    ) -> gcp.storage.Bucket:
+        return gcp.storage.Bucket(
+            name,
+            project=self.settings.project,
+            name=bucket_name,
+            location=self.settings.region,
+            uniform_bucket_level_access=True,
+            lifecycle_rules=rules,
+            opts=self.options(name),
+        )
+
+
+class Bigtable(Group):
+    """The instance, the tables (protected: a ``pulumi destroy`` stops before deleting data), one GC
+    policy per family, and the backfills' low-priority app profile."""
+
+    def __init__(self, settings: Settings, after: Sequence[pulumi.Resource]) -> None:
+        super().__init__("Bigtable", settings, after)
+        autoscaling = None
+        if settings.min_nodes is not None and settings.max_nodes is not None:
+            autoscaling = gcp.bigtable.InstanceClusterAutoscalingConfigArgs(
+                min_nodes=settings.min_nodes, max_nodes=settings.max_nodes, cpu_target=70
+            )
+        self.instance = gcp.bigtable.Instance(
+            "instance",
+            project=settings.project,
+            name=settings.instance,
+            display_name="transacoes",
+            clusters=[
+                gcp.bigtable.InstanceClusterArgs(
+                    cluster_id=f"{settings.instance}-c1",
+                    zone=settings.zone,
+                    num_nodes=settings.nodes,
+                    autoscaling_config=autoscaling,
+                )
+            ],
+            deletion_protection=True,
+            opts=self.options("instance"),
+        )
+        self.tables = {spec.resource: self._table(spec) for spec in TABLES}
+        gcp.bigtable.AppProfile(
+            "backfill-app-profile",
+            project=settings.project,
+            instance=self.instance.name,
+            app_profile_id=BACKFILL_APP_PROFILE,
+            description="backfills: low priority, so a bulk load cannot starve the live stream",
+            multi_cluster_routing_use_any=True,
+            standard_isolation=gcp.bigtable.AppProfileStandardIsolationArgs(priority="PRIORITY_LOW"),
+            ignore_warnings=True,
+            opts=self.options("backfill-app-profile"),
+        )
+        self.register_outputs({"instance": self.instance.name})
+
+    def _table(self, spec: TableSpec) -> gcp.bigtable.Table:
+        table = gcp.bigtable.Table(
+            spec.resource,
+            project=self.settings.project,
+            instance_name=self.instance.name,
+            name=spec.table_id,
+            column_families=[gcp.bigtable.TableColumnFamilyArgs(family=family.name) for family in spec.families],
+            deletion_protection="PROTECTED",
+            opts=self.options(spec.resource),
+        )
+        for family in spec.families:
+            gcp.bigtable.GCPolicy(
+                f"{spec.resource}-{family.name}-gc",
+                project=self.settings.project,
+                instance_name=self.instance.name,
+                table=table.name,
+                column_family=family.name,
+                max_versions=[gcp.bigtable.GCPolicyMaxVersionArgs(number=family.max_versions)],
+                deletion_policy="ABANDON",
+                opts=self.options(f"{spec.resource}-{family.name}-gc", depends_on=[table]),
+            )
+        return table
+
+
+class PubSub(Group):
+    """The input and dead-letter topics and their subscriptions (ack deadline 60 s; a stopped job's
+    backlog stays: no subscription expires)."""
+
+    def __init__(self, settings: Settings, after: Sequence[pulumi.Resource]) -> None:
+        super().__init__("PubSub", settings, after)
+        self.topics = {
+            name: gcp.pubsub.Topic(name, project=settings.project, name=topic_id, opts=self.options(name))
+            for name, topic_id in TOPICS.items()
+        }
+        self.subscriptions = {spec.resource: self._subscription(spec) for spec in SUBSCRIPTIONS}
+        self.register_outputs({})
+
+    def _subscription(self, spec: SubscriptionSpec) -> gcp.pubsub.Subscription:
+        return gcp.pubsub.Subscription(
+            spec.resource,
+            project=self.settings.project,
+            name=spec.subscription_id,
+            topic=self.topics[spec.topic].id,
+            ack_deadline_seconds=ACK_DEADLINE_SECONDS,
+            expiration_policy=gcp.pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
+            message_retention_duration=spec.message_retention_duration,
+            opts=self.options(spec.resource),
+        )
+
+
+class Accounts(Group):
+    """The job's, the build's and the producer's service accounts."""
+
+    def __init__(self, settings: Settings, after: Sequence[pulumi.Resource]) -> None:
+        super().__init__("Accounts", settings, after)
+        self.accounts = {
+            member: gcp.serviceaccount.Account(
+                f"sa-{member}",
+                project=settings.project,
+                account_id=account_id,
+                display_name=account_id,
+                opts=self.options(f"sa-{member}"),
+            )
+            for member, account_id in SERVICE_ACCOUNTS.items()
+        }
+        self.register_outputs({member: account.email for member, account in self.accounts.items()})
+
+
+class Build(Group):
+    """The image repository, the repository's link through the GitHub connection (second
+    generation: the connection itself is made by hand once, docs/deploy.md), and the trigger that
+    builds ``cloudbuild.yaml`` as ``transacoes-build`` on a version tag."""
+
+    def __init__(
+        self, settings: Settings, build_account: gcp.serviceaccount.Account, after: Sequence[pulumi.Resource]
+    ) -> None:
+        super().__init__("Build", settings, after)
+        self.repository = gcp.artifactregistry.Repository(
+            "repository",
+            project=settings.project,
+            location=settings.region,
+            repository_id=settings.repository,
+            format="DOCKER",
+            opts=self.options("repository"),
+        )
+        self.connection = gcp.cloudbuildv2.Connection(
+            "github-connection",
+            project=settings.project,
+            location=settings.region,
+            name=settings.github_connection,
+            # Its GitHub app installation and token are what the browser step made: kept as they are.
+            opts=self.options("github-connection", ignore_changes=["githubConfig"]),
+        )
+        self.github_repository = gcp.cloudbuildv2.Repository(
+            "github-repository",
+            project=settings.project,
+            location=settings.region,
+            name=settings.github_repo,
+            parent_connection=self.connection.name,
+            remote_uri=f"https://github.com/{settings.github_owner}/{settings.github_repo}.git",
+            opts=self.options("github-repository"),
+        )
+        self.trigger = gcp.cloudbuild.Trigger(
+            "release-trigger",
+            project=settings.project,
+            location=settings.region,
+            name=TRIGGER,
+            repository_event_config=gcp.cloudbuild.TriggerRepositoryEventConfigArgs(
+                repository=self.github_repository.id,
+                push=gcp.cloudbuild.TriggerRepositoryEventConfigPushArgs(tag=RELEASE_TAG_PATTERN),
+            ),
+            filename="cloudbuild.yaml",
+            service_account=build_account.id,
+            substitutions={
+                "_REGION": settings.region,
+                "_REPOSITORY": settings.repository,
+                "_TEMPLATE_BUCKET": settings.templates_bucket,
+            },
+            opts=self.options("release-trigger"),
+        )
+        self.image = pulumi.Output.concat(
+            self.repository.location,
+            "-docker.pkg.dev/",
+            self.repository.project,
+            "/",
+            self.repository.repository_id,
+            f"/{IMAGE}",
+        )
+        self.register_outputs({"image_repository": self.image, "release_trigger": self.trigger.name})
 
 
 def grants() -> dict[str, Any]:
     return tomllib.loads((DEPLOY / "iam" / "grants.toml").read_text())
 
 
+Target = pulumi.Output[str]
+IAM_KINDS = ("project", "repository", "bucket", "subscription", "topic", "instance", "service account", "connection")
+"""The kinds of resource a grant can be ``on`` (grants.toml's first words)."""
+
+
+def grant_name(grant: Mapping[str, Any]) -> str:
+    """The IAM member's resource name: who, which role, on what (unique per grant)."""
+    on = re.sub(r"[^a-z0-9.]+", "-", grant["on"].lower().replace("$", "")).strip("-")
+    return f"grant-{grant['member']}-{grant['role'].removeprefix('roles/')}-{on}"
+
+
+class Grants(Group):
+    """One IAM member per grant of ``deploy/iam/grants.toml``, on the resource it names; a grant
+    marked ``command = false`` (a backfill's input bucket) only when the stack names that bucket.
+    A member that is one of the program's accounts is that ``Account``'s ``email`` output."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        accounts: Mapping[str, gcp.serviceaccount.Account],
+        targets: Mapping[str, Target],
+        after: Sequence[pulumi.Resource],
+    ) -> None:
+        super().__init__("Grants", settings, after)
+        listed = grants()
+        self.bound: dict[str, pulumi.CustomResource] = {}
+        for grant in listed["grant"]:
+            on, target = grant["on"], targets.get(grant["on"])
+            if not grant.get("command", True):
+                if settings.backfill_bucket is None:
+                    continue
+                on, target = "bucket of a backfill", pulumi.Output.from_input(settings.backfill_bucket)
+            if target is None:
+                raise KeyError(f"grants.toml grants on {grant['on']!r}, which this program does not declare")
+            kind = next(kind for kind in IAM_KINDS if on.startswith(kind + " "))
+            member = self._member(listed["members"][grant["member"]]["member"], accounts)
+            name = grant_name(grant)
+            self.bound[name] = self._bind(kind, name, grant["role"], member, target)
+        self.register_outputs({})
+
+    def _member(self, spec: str, accounts: Mapping[str, gcp.serviceaccount.Account]) -> pulumi.Input[str]:
+        for variable, account in ACCOUNT_VARIABLES.items():
+            if variable in spec:
+                prefix, suffix = spec.split(variable)
+                return pulumi.Output.concat(prefix, accounts[account].email, suffix)
+        return spec.replace("$OPERATOR", self.settings.operator)
+
+    def _bind(
+        self, kind: str, name: str, role: str, member: pulumi.Input[str], target: Target
+    ) -> pulumi.CustomResource:
+        s, opts = self.settings, self.options(name)
+        common: dict[str, Any] = {"role": role, "member": member, "opts": opts}
+        match kind:
+            case "project":
+                return gcp.projects.IAMMember(name, project=target, **common)
+            case "repository":
+                return gcp.artifactregistry.RepositoryIamMember(
+                    name, project=s.project, location=s.region, repository=target, **common
+                )
+            case "bucket":
+                return gcp.storage.BucketIAMMember(name, bucket=target, **common)
+            case "subscription":
+                return gcp.pubsub.SubscriptionIAMMember(name, project=s.project, subscription=target, **common)
+            case "topic":
+                return gcp.pubsub.TopicIAMMember(name, project=s.project, topic=target, **common)
+            case "instance":
+                return gcp.bigtable.InstanceIamMember(name, project=s.project, instance=target, **common)
+            case "service account":
+                return gcp.serviceaccount.IAMMember(name, service_account_id=target, **common)
+            case "connection":
+                return gcp.cloudbuildv2.ConnectionIAMMember(
+                    name, project=s.project, location=s.region, name=target, **common
+                )
+        raise ValueError(f"no IAM member for a grant on a {kind}")
+
+
 def monitoring_json(path: Path, settings: Settings) -> dict[str, Any]:
     """A dashboard or alert file, with the job's and subscription's names; the alert text's
-    ``${resource.label.project_id}`` stays for Monitoring to fill in."""
+    ``${project}`` stays for Monitoring to fill in."""
     quoted = '\\"{}\\"'  # a name inside a filter or a query: a quote escaped in the JSON string
     text = path.read_text().replace(quoted.format(JOB_NAME), quoted.format(settings.job_name))
-    return json.loads(text)
+    return dict(json.loads(text))
 
 
 def snake_case(value: Any) -> Any:
@@ -176,302 +627,171 @@ def snake_case(value: Any) -> Any:
     return value
 
 
-def declare(settings: Settings) -> dict[str, pulumi.Output[Any] | str]:
-    """Every resource; returns the stack's outputs."""
-    services = [
-        gcp.projects.Service(
-            f"service-{service.split('.')[0]}",
+NOBODY = "nobody: set alert_emails (pulumi config set --path 'alert_emails[0]' you@example.com)"
+
+
+class Monitoring(Group):
+    """An e-mail channel per ``alert_emails`` address, the dashboard, and the alert policies, each
+    notifying those channels and ``notification_channels``. With neither, ``pulumi up`` warns and
+    the ``alerts_notify`` output says the alerts page nobody."""
+
+    def __init__(self, settings: Settings, after: Sequence[pulumi.Resource]) -> None:
+        super().__init__("Monitoring", settings, after)
+        channels = [self._channel(email) for email in settings.alert_emails]
+        self.channels: pulumi.Output[list[str]] = pulumi.Output.all(
+            *settings.notification_channels, *(channel.name for channel in channels)
+        ).apply(list)
+        if not settings.alert_emails and not settings.notification_channels:
+            pulumi.log.warn(f"the alerts notify {NOBODY}")
+        self.notify: pulumi.Output[Any] = self.channels.apply(lambda names: names or NOBODY)
+        gcp.monitoring.Dashboard(
+            "dashboard",
             project=settings.project,
-            service=service,
-            disable_on_destroy=False,
-            opts=_options(settings, f"service-{service.split('.')[0]}"),
+            dashboard_json=json.dumps(monitoring_json(DEPLOY / "monitoring" / "dashboard.json", settings)),
+            opts=self.options("dashboard"),
         )
-        for service in SERVICES
-    ]
-    after_services = {"depends_on": services}
-
-    repository = gcp.artifactregistry.Repository(
-        "repository",
-        project=settings.project,
-        location=settings.region,
-        repository_id=settings.repository,
-        format="DOCKER",
-        opts=_options(settings, "repository", **after_services),
-    )
-
-    def bucket(name: str, bucket_name: str, lifecycle_rules: list) -> gcp.storage.Bucket:
-        return gcp.storage.Bucket(
-            name,
-            project=settings.project,
-            name=bucket_name,
-            location=settings.region,
-            uniform_bucket_level_access=True,
-            lifecycle_rules=lifecycle_rules or None,
-            opts=_options(settings, name, **after_services),
-        )
-
-    templates_bucket = bucket("templates-bucket", settings.templates_bucket, [])  # the specs stay
-    rules = json.loads(TEMP_BUCKET_LIFECYCLE.read_text())["rule"]
-    temp_bucket = bucket(
-        "temp-bucket",
-        settings.temp_bucket,
-        [
-            gcp.storage.BucketLifecycleRuleArgs(
-                action=gcp.storage.BucketLifecycleRuleActionArgs(type=rule["action"]["type"]),
-                condition=gcp.storage.BucketLifecycleRuleConditionArgs(age=rule["condition"]["age"]),
-            )
-            for rule in rules
-        ],
-    )
-
-    instance = gcp.bigtable.Instance(
-        "instance",
-        project=settings.project,
-        name=settings.instance,
-        display_name="transacoes",
-        clusters=[
-            gcp.bigtable.InstanceClusterArgs(
-                cluster_id=f"{settings.instance}-c1",
-                zone=settings.zone,
-                num_nodes=settings.nodes,
-                autoscaling_config=None
-                if settings.min_nodes is None or settings.max_nodes is None
-                else gcp.bigtable.InstanceClusterAutoscalingConfigArgs(
-                    min_nodes=settings.min_nodes, max_nodes=settings.max_nodes, cpu_target=70
-                ),
-            )
-        ],
-        deletion_protection=True,
-        opts=_options(settings, "instance", **after_services),
-    )
-    tables = {}
-    for name, table_id, families in (
-        ("table", TABLE, (COLUMN_FAMILY,)),
-        ("rollups-table", ROLLUPS_TABLE, ROLLUP_FAMILIES),
-    ):
-        tables[name] = gcp.bigtable.Table(
-            name,
-            project=settings.project,
-            instance_name=instance.name,
-            name=table_id,
-            column_families=[gcp.bigtable.TableColumnFamilyArgs(family=family) for family in families],
-            opts=_options(settings, name),
-        )
-        for family in families:
-            gcp.bigtable.GCPolicy(
-                f"{name}-{family}-gc",
+        for path in sorted((DEPLOY / "monitoring" / "alerts").glob("*.json")):
+            policy = snake_case(monitoring_json(path, settings))
+            gcp.monitoring.AlertPolicy(
+                f"alert-{path.stem}",
                 project=settings.project,
-                instance_name=instance.name,
-                table=tables[name].name,
-                column_family=family,
-                max_versions=[gcp.bigtable.GCPolicyMaxVersionArgs(number=1)],
-                deletion_policy="ABANDON",
-                opts=pulumi.ResourceOptions(depends_on=[tables[name]]),
+                notification_channels=self.channels,
+                opts=self.options(f"alert-{path.stem}"),
+                **policy,
             )
-    gcp.bigtable.AppProfile(
-        "backfill-app-profile",
-        project=settings.project,
-        instance=instance.name,
-        app_profile_id=BACKFILL_APP_PROFILE,
-        description="backfills: low priority, so a bulk load cannot starve the live stream",
-        multi_cluster_routing_use_any=True,
-        standard_isolation=gcp.bigtable.AppProfileStandardIsolationArgs(priority="PRIORITY_LOW"),
-        ignore_warnings=True,
-        opts=_options(settings, "backfill-app-profile"),
-    )
+        self.register_outputs({"alerts_notify": self.notify})
 
-    topics = {
-        name: gcp.pubsub.Topic(
-            name, project=settings.project, name=topic_id, opts=_options(settings, name, **after_services)
-        )
-        for name, topic_id in (("topic", TOPIC), ("dead-letter-topic", DEAD_LETTER_TOPIC))
-    }
-    subscriptions = {
-        "subscription": gcp.pubsub.Subscription(
-            "subscription",
-            project=settings.project,
-            name=SUBSCRIPTION,
-            topic=topics["topic"].id,
-            ack_deadline_seconds=ACK_DEADLINE_SECONDS,
-            expiration_policy=gcp.pubsub.SubscriptionExpirationPolicyArgs(ttl=""),  # a stopped job's backlog stays
-            opts=_options(settings, "subscription"),
-        ),
-        "dead-letter-subscription": gcp.pubsub.Subscription(
-            "dead-letter-subscription",
-            project=settings.project,
-            name=DEAD_LETTER_SUBSCRIPTION,
-            topic=topics["dead-letter-topic"].id,
-            ack_deadline_seconds=ACK_DEADLINE_SECONDS,
-            message_retention_duration=DEAD_LETTER_RETENTION,
-            expiration_policy=gcp.pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
-            opts=_options(settings, "dead-letter-subscription"),
-        ),
-    }
-
-    accounts = {
-        member: gcp.serviceaccount.Account(
-            f"sa-{member}",
-            project=settings.project,
-            account_id=account_id,
-            display_name=account_id,
-            opts=_options(settings, f"sa-{member}", **after_services),
-        )
-        for member, account_id in SERVICE_ACCOUNTS.items()
-    }
-    declare_grants(
-        settings,
-        {  # each grant's `on`, as grants.toml says it -> the name its IAM member takes
-            f"repository {settings.repository}": repository.repository_id,
-            f"bucket {settings.temp_bucket}": temp_bucket.name,
-            f"bucket {settings.templates_bucket}": templates_bucket.name,
-            f"subscription {SUBSCRIPTION}": subscriptions["subscription"].name,
-            f"topic {DEAD_LETTER_TOPIC}": topics["dead-letter-topic"].name,
-            f"topic {TOPIC}": topics["topic"].name,
-            f"instance {settings.instance}": instance.name,
-            f"service account {settings.email('dataflow')}": accounts["dataflow"].name,
-            f"project {settings.project}": pulumi.Output.from_input(settings.project),
-        },
-    )
-
-    gcp.cloudbuild.Trigger(
-        "release-trigger",
-        project=settings.project,
-        location=settings.region,
-        name="transacoes-release",
-        github=gcp.cloudbuild.TriggerGithubArgs(
-            owner=settings.github_owner,
-            name=settings.github_repo,
-            push=gcp.cloudbuild.TriggerGithubPushArgs(tag=RELEASE_TAG_PATTERN),
-        ),
-        filename="cloudbuild.yaml",
-        service_account=accounts["build"].id,
-        substitutions={
-            "_REGION": settings.region,
-            "_REPOSITORY": settings.repository,
-            "_TEMPLATE_BUCKET": settings.templates_bucket,
-        },
-        opts=pulumi.ResourceOptions(depends_on=services),
-    )
-
-    gcp.monitoring.Dashboard(
-        "dashboard",
-        project=settings.project,
-        dashboard_json=json.dumps(monitoring_json(DEPLOY / "monitoring" / "dashboard.json", settings)),
-        opts=pulumi.ResourceOptions(depends_on=services),
-    )
-    for path in sorted((DEPLOY / "monitoring" / "alerts").glob("*.json")):
-        policy = snake_case(monitoring_json(path, settings))
-        gcp.monitoring.AlertPolicy(
-            f"alert-{path.stem}",
-            project=settings.project,
-            notification_channels=list(settings.notification_channels),
-            opts=pulumi.ResourceOptions(depends_on=services),
-            **policy,
+    def _channel(self, email: str) -> gcp.monitoring.NotificationChannel:
+        name = f"alert-email-{re.sub(r'[^a-z0-9]+', '-', email.lower())}"
+        return gcp.monitoring.NotificationChannel(
+            name,
+            project=self.settings.project,
+            type="email",
+            display_name=f"transacoes alerts: {email}",
+            labels={"email_address": email},
+            opts=self.options(name),
         )
 
-    image = f"{settings.region}-docker.pkg.dev/{settings.project}/{settings.repository}/{IMAGE}"
-    return {
-        "image_repository": image,
-        "stream_template": f"gs://{settings.templates_bucket}/templates/transacoes-stream-latest.json",
-        "backfill_template": f"gs://{settings.templates_bucket}/templates/transacoes-backfill-latest.json",
-        "dataflow_service_account": accounts["dataflow"].email,
-        "build_service_account": accounts["build"].email,
-        "producer_service_account": accounts["producer"].email,
-        "stream_launch": launch_command(settings, "stream"),
-        "backfill_launch": launch_command(settings, "backfill"),
-    }
+
+@dataclass(frozen=True)
+class Launch:
+    """What a launch command names, every value read from a resource of the stack."""
+
+    project: str
+    region: str
+    job_name: str
+    templates_bucket: str
+    temp_bucket: str
+    service_account: str
+    network: str
+    subnetwork: str
+    machine_type: str
+    max_workers: int
+    image_repository: str
+    instance: str
+    backfill_bucket: str | None = None
 
 
-Target = pulumi.Output[str]
-_IAM_MEMBER: dict[str, Callable[[str, str, str, Target, Settings], pulumi.CustomResource]] = {
-    "project": lambda name, role, member, target, s: gcp.projects.IAMMember(
-        name, project=target, role=role, member=member
-    ),
-    "repository": lambda name, role, member, target, s: gcp.artifactregistry.RepositoryIamMember(
-        name, project=s.project, location=s.region, repository=target, role=role, member=member
-    ),
-    "bucket": lambda name, role, member, target, s: gcp.storage.BucketIAMMember(
-        name, bucket=target, role=role, member=member
-    ),
-    "subscription": lambda name, role, member, target, s: gcp.pubsub.SubscriptionIAMMember(
-        name, project=s.project, subscription=target, role=role, member=member
-    ),
-    "topic": lambda name, role, member, target, s: gcp.pubsub.TopicIAMMember(
-        name, project=s.project, topic=target, role=role, member=member
-    ),
-    "instance": lambda name, role, member, target, s: gcp.bigtable.InstanceIamMember(
-        name, project=s.project, instance=target, role=role, member=member
-    ),
-    "service account": lambda name, role, member, target, s: gcp.serviceaccount.IAMMember(
-        name, service_account_id=target, role=role, member=member
-    ),
-}
-"""Kind of resource a grant is ``on`` -> the IAM member resource that binds a role there."""
-
-
-def declare_grants(settings: Settings, targets: dict[str, Target]) -> None:
-    """One IAM member per grant of ``deploy/iam/grants.toml``, on the resource it names; a grant
-    marked ``command = false`` (a backfill's input bucket) only when the stack names that bucket."""
-    variables = {
-        "$PROJECT": settings.project,
-        "$REPO": settings.repository,
-        "$TEMP": settings.temp_bucket,
-        "$TEMPLATES": settings.templates_bucket,
-        "$INSTANCE": settings.instance,
-        "$DATAFLOW_SA": settings.email("dataflow"),
-        "$BUILD_SA": settings.email("build"),
-        "$PRODUCER_SA": settings.email("producer"),
-        "$OPERATOR": settings.operator,
-    }
-
-    def substitute(text: str) -> str:
-        return re.sub(r"\$[A-Z_]+", lambda match: variables[match.group(0)], text)
-
-    listed = grants()
-    for grant in listed["grant"]:
-        member = substitute(listed["members"][grant["member"]]["member"])
-        on = substitute(grant["on"])
-        if not grant.get("command", True):
-            if settings.backfill_bucket is None:
-                continue
-            on = f"bucket {settings.backfill_bucket}"
-            targets = {**targets, on: pulumi.Output.from_input(settings.backfill_bucket)}
-        kind = next(kind for kind in _IAM_MEMBER if on.startswith(kind + " "))
-        name = f"grant-{grant['member']}-{grant['role'].removeprefix('roles/')}-{kind.replace(' ', '-')}"
-        _IAM_MEMBER[kind](name, grant["role"], member, targets[on], settings)
-
-
-def launch_command(settings: Settings, template: str) -> str:
+def launch_command(template: str, launch: Launch) -> str:
     """docs/deploy.md's launch command for the stream or a backfill, with this stack's values."""
+    input_file = (
+        f"gs://{launch.backfill_bucket}/*.csv" if launch.backfill_bucket else "gs://my-sales-bucket/sales/*.csv"
+    )
     parameters = {
         "stream": [
-            f"input_subscription=projects/{settings.project}/subscriptions/{SUBSCRIPTION}",
-            f"dead_letter_topic=projects/{settings.project}/topics/{DEAD_LETTER_TOPIC}",
-            f"bigtable_instance={settings.instance},bigtable_table={TABLE}",
+            f"input_subscription=projects/{launch.project}/subscriptions/{SUBSCRIPTION}",
+            f"dead_letter_topic=projects/{launch.project}/topics/{DEAD_LETTER_TOPIC}",
+            f"bigtable_instance={launch.instance},bigtable_table={TABLE}",
             f"rollups_table={ROLLUPS_TABLE}",
         ],
         "backfill": [
-            "input_file='gs://my-sales-bucket/sales/*.csv'",
-            f"dead_letter_topic=projects/{settings.project}/topics/{DEAD_LETTER_TOPIC}",
-            f"bigtable_instance={settings.instance},bigtable_table={TABLE}",
+            f"input_file='{input_file}'",
+            f"dead_letter_topic=projects/{launch.project}/topics/{DEAD_LETTER_TOPIC}",
+            f"bigtable_instance={launch.instance},bigtable_table={TABLE}",
             f"bigtable_app_profile={BACKFILL_APP_PROFILE}",
         ],
     }[template]
-    image = f"{settings.region}-docker.pkg.dev/{settings.project}/{settings.repository}/{IMAGE}:latest"
-    name = settings.job_name if template == "stream" else "transacoes-backfill-$(date +%Y%m%d)"
-    subnetwork = settings.subnetwork or f"regions/{settings.region}/subnetworks/default"
+    name = launch.job_name if template == "stream" else "transacoes-backfill-$(date +%Y%m%d)"
     lines = [
         f"gcloud dataflow flex-template run {name}",
-        f"--template-file-gcs-location=gs://{settings.templates_bucket}/templates/transacoes-{template}-latest.json",
-        f"--region={settings.region} --service-account-email={settings.email('dataflow')}"
+        f"--template-file-gcs-location={template_path(launch.templates_bucket, template)}",
+        f"--region={launch.region} --service-account-email={launch.service_account}"
         + (" --enable-streaming-engine" if template == "stream" else ""),
-        f"--staging-location=gs://{settings.temp_bucket}/staging --temp-location=gs://{settings.temp_bucket}/temp",
-        f"--network={settings.network} --subnetwork={subnetwork} --disable-public-ips",
-        f"--worker-machine-type={settings.machine_type} --max-workers={settings.max_workers}",
+        f"--staging-location=gs://{launch.temp_bucket}/staging --temp-location=gs://{launch.temp_bucket}/temp",
+        f"--network={launch.network} --subnetwork={launch.subnetwork} --disable-public-ips",
+        f"--worker-machine-type={launch.machine_type} --max-workers={launch.max_workers}",
         *(f"--parameters={parameter}" for parameter in parameters),
-        f"--parameters=sdk_container_image={image}",
+        f"--parameters=sdk_container_image={launch.image_repository}:latest",
     ]
     return " \\\n  ".join(lines)
+
+
+def template_path(bucket: str, template: str) -> str:
+    """The ``latest`` spec a release tag moves (cloudbuild.yaml's release-latest step)."""
+    return f"gs://{bucket}/templates/transacoes-{template}-latest.json"
+
+
+def declare(settings: Settings) -> dict[str, pulumi.Output[Any]]:
+    """Every resource; returns the stack's outputs."""
+    services = Services(settings).enabled
+    network = Network(settings, services)
+    storage = Storage(settings, services)
+    bigtable = Bigtable(settings, services)
+    pubsub = PubSub(settings, services)
+    accounts = Accounts(settings, services).accounts
+    build = Build(settings, accounts["build"], services)
+    targets: dict[str, Target] = {
+        "project $PROJECT": pulumi.Output.from_input(settings.project),
+        "repository $REPO": build.repository.repository_id,
+        "bucket $TEMP": storage.temp_bucket.name,
+        "bucket $TEMPLATES": storage.templates_bucket.name,
+        "instance $INSTANCE": bigtable.instance.name,
+        "connection $CONNECTION": build.connection.name,
+        **{f"topic {topic_id}": pubsub.topics[name].name for name, topic_id in TOPICS.items()},
+        **{f"subscription {s.subscription_id}": pubsub.subscriptions[s.resource].name for s in SUBSCRIPTIONS},
+        **{f"service account {variable}": accounts[m].name for variable, m in ACCOUNT_VARIABLES.items()},
+    }
+    Grants(settings, accounts, targets, services)
+    monitoring = Monitoring(settings, services)
+
+    def launch(values: list[Any]) -> Launch:
+        templates, temp, email, subnetwork, image = values
+        return Launch(
+            project=settings.project,
+            region=settings.region,
+            job_name=settings.job_name,
+            templates_bucket=templates,
+            temp_bucket=temp,
+            service_account=email,
+            network=settings.network,
+            subnetwork=subnetwork,
+            machine_type=settings.machine_type,
+            max_workers=settings.max_workers,
+            image_repository=image,
+            instance=settings.instance,
+            backfill_bucket=settings.backfill_bucket,
+        )
+
+    launches = pulumi.Output.all(
+        storage.templates_bucket.name,
+        storage.temp_bucket.name,
+        accounts["dataflow"].email,
+        network.path,
+        build.image,
+    ).apply(launch)
+    return {
+        "image_repository": build.image,
+        "stream_template": storage.templates_bucket.name.apply(lambda bucket: template_path(bucket, "stream")),
+        "backfill_template": storage.templates_bucket.name.apply(lambda bucket: template_path(bucket, "backfill")),
+        "dataflow_service_account": accounts["dataflow"].email,
+        "build_service_account": accounts["build"].email,
+        "producer_service_account": accounts["producer"].email,
+        "workers_subnetwork": network.path,
+        "release_trigger": build.trigger.name,
+        "alerts_notify": monitoring.notify,
+        "stream_launch": launches.apply(lambda values: launch_command("stream", values)),
+        "backfill_launch": launches.apply(lambda values: launch_command("backfill", values)),
+    }
 
 
 def main() -> None:

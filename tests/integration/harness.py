@@ -4,6 +4,7 @@ import threading
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -33,8 +34,8 @@ def provision_for_test(unique: str) -> Resources:
     return resources
 
 
-def job_config(resources: Resources, **overrides) -> JobConfig:
-    values = dict(
+def job_config(resources: Resources, **overrides: Any) -> JobConfig:
+    values: dict[str, Any] = dict(
         input_subscription=resources.subscription_path(resources.subscription),
         dead_letter_topic=resources.topic_path(resources.dead_letter_topic),
         bigtable_project=PROJECT,
@@ -51,7 +52,8 @@ def publish(resources: Resources, messages: list[tuple[bytes, dict[str, str]]]) 
 
     publisher = pubsub_v1.PublisherClient()
     topic = resources.topic_path(resources.topic)
-    futures = [publisher.publish(topic, data, **attributes) for data, attributes in messages]
+    # Attributes go as keywords: none of ours is named like publish's own (ordering_key, retry, timeout).
+    futures = [publisher.publish(topic, data, **cast(dict[str, Any], attributes)) for data, attributes in messages]
     for future in futures:
         future.result(timeout=30)
 
@@ -106,7 +108,7 @@ def pull_messages(subscription_path: str, expected: int, timeout: float = 30) ->
     from transactions_tools.dead_letter_lease import MAX_PULL_RESPONSE_BYTES, PULL_BATCH
     from transactions_wire.clients import pubsub_subscriber
 
-    received = []
+    received: list = []
     deadline = time.monotonic() + timeout
     with pubsub_subscriber(MAX_PULL_RESPONSE_BYTES) as subscriber:
         while len(received) < expected and time.monotonic() < deadline:

@@ -1,5 +1,7 @@
 """The batch backfill (--input_file) end to end on the real emulators: rows and dead letters exact."""
 
+from collections.abc import Callable
+
 import pytest
 
 from tests.integration.harness import INSTANCE, PROJECT, provision_for_test, pull_dead_letters, read_rows
@@ -46,9 +48,8 @@ def test_backfill_writes_exact_rows_dead_letters_bad_lines_and_reruns_idempotent
     expected = {}
     for text in GOOD:
         offset = content.index(text.encode())
-        row = to_row(
-            parse_csv_line(SourceLine(text.encode(), {SOURCE_FILE: str(path), SOURCE_OFFSET: str(offset)})), None
-        )
+        line = SourceLine(text.encode(), {SOURCE_FILE: str(path), SOURCE_OFFSET: str(offset)})
+        row = to_row(parse_csv_line(line), line)
         expected[row.row_key] = {q: [(v, row.timestamp_micros)] for q, v in row.cells}
     assert len(expected) == 4
 
@@ -133,7 +134,12 @@ def test_a_compressed_file_gives_the_same_table_and_dead_letters_as_the_plain_on
 
     lines = [HEADER] + [GOOD[i % 4].replace("12de933f", f"u{i:07d}") for i in range(200)] + list(BAD)
     content = ("\r\n".join(lines) + "\n").encode()
-    compressors = {"": bytes, ".gz": gzip.compress, ".bz2": bz2.compress, ".zst": zstandard.compress}
+    compressors: dict[str, Callable[[bytes], bytes]] = {
+        "": bytes,
+        ".gz": gzip.compress,
+        ".bz2": bz2.compress,
+        ".zst": zstandard.compress,
+    }
     results = {}
     for suffix, compress in compressors.items():
         path = tmp_path / f"sales.csv{suffix}"

@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import backfill, curve, workloads
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("backfill-scale")]  # tests/conftest.py, "Parallel workers"
 
 SMALL, LARGE = 10_000, 100_000  # the large file (6 MB) is cut into ranges of about 2.5 MB
 
@@ -40,7 +40,7 @@ def test_two_worker_processes_read_ranges_and_write_the_same_table(tmp_path, dea
     path = workloads.write_csv(tmp_path / "large.csv", LARGE)
     curve.fresh_table("bench_backfill_ours")
     curve.job_run("backfill", "ours", path, "bench_backfill_ours", LARGE, *dead_letter_topic)
-    log = []
+    log: list[str] = []
 
     point = backfill.parallel_run(path, LARGE, dead_letter_topic, log.append)  # raises unless both read, same table
 

@@ -12,8 +12,8 @@ from google.cloud.bigtable_v2.services.bigtable.transports import BigtableGrpcTr
 from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 
 from tests.integration.harness import INSTANCE, PROJECT, provision_for_test, read_rows
+from tests.rows import row_of
 from transactions_pipeline.bigtable_writer import BigtableTarget
-from transactions_pipeline.rows import BigtableRow
 from transactions_wire.bigtable import encode_entry, mutate_rows_request_bytes, mutate_rows_sender, routing_metadata
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,7 @@ def test_our_sender_puts_on_the_wire_what_the_generated_client_does(emulators, u
     recorder = Recorder()
     channel = grpc.intercept_channel(grpc.insecure_channel(emulators.bigtable_host), recorder)
     client = BigtableClient(transport=BigtableGrpcTransport(channel=channel))
-    rows = [BigtableRow(f"u{i}#0000000000001#t".encode(), ((b"price", b"1.00"),), 5000, None) for i in range(3)]
+    rows = [row_of(f"u{i}#0000000000001#t".encode(), ((b"price", b"1.00"),), 5000) for i in range(3)]
     request = mutate_rows_request_bytes(target.table_name, app_profile, [encode_entry(r, "dados") for r in rows])
 
     generated = client.mutate_rows(

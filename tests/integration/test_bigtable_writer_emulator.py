@@ -5,8 +5,8 @@ from google.cloud import bigtable
 
 from tests.bigtable_senders import MutateRowsRequestPb
 from tests.integration.harness import INSTANCE, PROJECT, provision_for_test, read_rows
+from tests.rows import row_of
 from transactions_pipeline.bigtable_writer import BigtableBatchWriter, BigtableTarget, RetryPolicy
-from transactions_pipeline.rows import BigtableRow
 from transactions_wire.bigtable import encode_entry, mutate_rows_sender
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,7 @@ def test_rows_of_an_unknown_family_fail_alone_after_bounded_tries_while_batch_ma
         return send(request, metadata, timeout)
 
     writer = BigtableBatchWriter(counting, target, RetryPolicy(max_entry_attempts=3, initial_backoff_seconds=0.01))
-    rows = [BigtableRow(f"u#{i:013d}#t{i}".encode(), ((b"price", f"{i}.00".encode()),), 5000, None) for i in range(300)]
+    rows = [row_of(f"u#{i:013d}#t{i}".encode(), ((b"price", f"{i}.00".encode()),), 5000) for i in range(300)]
     entries = [encode_entry(row, "nope" if i % 100 == 7 else resources.column_family) for i, row in enumerate(rows)]
 
     outcome = writer.write(entries)

@@ -7,6 +7,7 @@ through it. A busy cluster must never turn a valid row into a dead letter: every
 with exact cells, no write dead letter is published, and the job stays up.
 """
 
+import re
 import time
 
 import grpc
@@ -152,8 +153,10 @@ def test_the_backfill_writes_every_row_through_a_busy_cluster(emulators, unique,
     assert pull_dead_letters(busy, 1, timeout=3) == []
 
 
+@pytest.mark.xdist_group("shared-topics")  # tests/conftest.py, "Parallel workers"
 def test_make_chaos_runs_its_scenario_and_reports_nothing_lost(emulators, tmp_path):
-    """``make chaos``'s command, smaller: its own job and proxy on the emulators, a report, exit 0."""
+    """``make chaos --read-faults``'s command, smaller: its own job (with rollups) and proxy on the
+    emulators, refused and cut reads as well as writes, a report, exit 0."""
     import os
     import subprocess
     import sys
@@ -161,7 +164,7 @@ def test_make_chaos_runs_its_scenario_and_reports_nothing_lost(emulators, tmp_pa
     done = subprocess.run(
         [
             *(sys.executable, "-m", "transactions_tools.local.chaos"),
-            *("--messages", "120", "--fault-seconds", "8", "--log-dir", str(tmp_path)),
+            *("--messages", "120", "--fault-seconds", "15", "--read-faults", "--log-dir", str(tmp_path)),
         ],
         capture_output=True,
         text=True,
@@ -171,3 +174,8 @@ def test_make_chaos_runs_its_scenario_and_reports_nothing_lost(emulators, tmp_pa
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "written         120 rows" in done.stdout and "dead-lettered   0" in done.stdout
     assert "OK: every valid row written, no write dead letter" in done.stdout
+    windows = re.search(r"rollups         (\d+) of (\d+) windows equal to the rows' totals", done.stdout)
+    assert windows and windows.group(1) == windows.group(2) and int(windows.group(2)) > 0, done.stdout[-3000:]
+    refused = re.search(r"rollup reads refused RESOURCE_EXHAUSTED\s+(\d+)", done.stdout)
+    assert refused is not None, done.stdout[-3000:]
+    assert int(refused.group(1)) > 0

@@ -38,3 +38,33 @@ def test_display_data_names_the_topic():
     assert {i.key: i.value for i in DisplayData.create_from(fn).items} == {
         "topic": "projects/local-project/topics/dead-letters"
     }
+
+
+def test_a_busy_pub_sub_delays_the_dead_letters_and_loses_none(emulators, unique, monkeypatch):
+    """Every ``Publish`` refused UNAVAILABLE for a few seconds (the fault proxy in front of the
+    Pub/Sub emulator, in this process only): the sink's publish is retried with backoff (the
+    generated client's retry: docs/dead-letters.md, "Every call the job makes"), and once the
+    refusals end every dead letter is on the topic, exactly as built."""
+    import grpc
+
+    from transactions_tools.local.fault_proxy import Fault, FaultProxy
+
+    resources = provision_for_test(unique)
+    topic = resources.topic_path(resources.dead_letter_topic)
+    letters = [
+        dead_letter(f"busy {i}".encode(), {"transaction_id": f"b{i}"}, "parse", "not_json", "d") for i in range(5)
+    ]
+    proxy = FaultProxy(emulators.pubsub_host).start()
+    try:
+        publish = frozenset({"/google.pubsub.v1.Publisher/Publish"})
+        proxy.inject(Fault("calls", grpc.StatusCode.UNAVAILABLE, share=1.0, methods=publish), seconds=3)
+        with monkeypatch.context() as through_the_proxy:
+            through_the_proxy.setenv("PUBSUB_EMULATOR_HOST", proxy.address)
+            pipeline = BeamTestPipeline(runner="FnApiRunner")
+            pipeline | beam.Create(letters) | PublishDeadLetters(topic)
+            pipeline.run().wait_until_finish()
+        assert proxy.stats["calls failed UNAVAILABLE"] >= 2, dict(proxy.stats)
+    finally:
+        proxy.stop()
+    received = pull_dead_letters(resources, 5, timeout=30)
+    assert sorted((m.data, dict(m.attributes)) for m in received) == sorted((x.data, x.attributes) for x in letters)

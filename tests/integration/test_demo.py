@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+from tests.output import first_group
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("shared-topics")]  # tests/conftest.py, "Parallel workers"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,9 +29,9 @@ def test_demo_accounts_for_every_message_and_prints_newest_first(emulators, tmp_
     result = demo("--limit", "200", "--rate", "100", "--invalid-share", "0.1", "--log-dir", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout.split("\nsummary\n")[1]
-    published = int(re.search(r"published\s+(\d+)\n", out).group(1))
-    written = int(re.search(r"written\s+(\d+) rows", out).group(1))
-    dead = int(re.search(r"dead-lettered\s+(\d+)\s", out).group(1))
+    published = int(first_group(r"published\s+(\d+)\n", out))
+    written = int(first_group(r"written\s+(\d+) rows", out))
+    dead = int(first_group(r"dead-lettered\s+(\d+)\s", out))
     assert published == 200
     assert written + dead == published
     assert 5 <= dead <= 40  # about 10% broken on purpose

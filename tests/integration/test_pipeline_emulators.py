@@ -15,6 +15,7 @@ from tests.integration.harness import (
     wait_for_rows,
 )
 from tests.messages import attributes_of, encode, invalid_messages, valid_record
+from tests.rows import NO_SOURCE
 from transactions.contract import parse_transaction
 from transactions_pipeline.rows import to_row
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.integration
 def expected_rows(records):
     expected = {}
     for record in records:
-        row = to_row(parse_transaction(encode(record)), None)
+        row = to_row(parse_transaction(encode(record)), NO_SOURCE)
         expected[row.row_key] = {q: [(v, row.timestamp_micros)] for q, v in row.cells}
     return expected
 

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from tests.integration.harness import PROJECT, pull_messages
+from tests.output import first_group
 
 pytestmark = pytest.mark.integration
 
@@ -196,12 +197,12 @@ def test_after_an_outage_longer_than_the_retries_resuming_as_told_leaves_no_line
         deadline = time.monotonic() + 30
         while proxy.stats["calls"] < 8 and time.monotonic() < deadline:  # a few batches are through
             time.sleep(0.05)
-        proxy.inject(Fault("calls", grpc.StatusCode.UNAVAILABLE, methods=PUBLISH), seconds=6)
+        proxy.inject(Fault("calls", grpc.StatusCode.UNAVAILABLE, share=1.0, methods=PUBLISH), seconds=6)
         _, stderr = process.communicate(timeout=60)
         assert process.returncode == 1, stderr
         assert "summary (stopped: Pub/Sub kept failing): published=" in stderr
         assert proxy.stats["calls failed UNAVAILABLE"] > 0
-        resume_line = int(re.search(r"next_line=(\d+)", stderr).group(1))
+        resume_line = int(first_group(r"next_line=(\d+)", stderr))
         assert 2 < resume_line < lines + 2
         told = stderr.rsplit(": ", 1)[1].strip()
         command = shlex.split(told)

@@ -29,6 +29,6 @@ def test_both_subscriptions_never_expire_and_the_tables_have_their_families(emul
 
 def test_provisioning_again_changes_nothing_and_says_so(emulators, unique):
     resources = provision_for_test(unique)
-    said = []
+    said: list[str] = []
     provision(resources, log=said.append)
     assert said and all(line.startswith("exists: ") for line in said), said

@@ -34,13 +34,13 @@ CENT = Decimal("0.01")
 
 def expected_totals(records, rollup, field: str, keep=lambda record: True) -> dict:
     """key -> {count, money} -> [(value, window end micros)], from the records, with Decimal."""
-    totals = defaultdict(lambda: [0, Decimal(0)])
+    totals: defaultdict[tuple[str, int], tuple[int, Decimal]] = defaultdict(lambda: (0, Decimal(0)))
     for record in records:
         if keep(record):
             start = rollup_layout.window_start_ms(rollup, record["_event_ms"])
-            total = totals[(record[field], start)]
-            total[0] += 1
-            total[1] += Decimal(str(record["final_price"])).quantize(CENT, ROUND_HALF_UP)
+            count, money = totals[(record[field], start)]
+            price = Decimal(str(record["final_price"])).quantize(CENT, ROUND_HALF_UP)
+            totals[(record[field], start)] = (count + 1, money + price)
     size = rollup.window_seconds * 1000
     return {
         rollup_layout.rollup_key(rollup, name, start): {
@@ -128,7 +128,7 @@ def test_a_backfill_writes_per_user_days_that_match_the_csv(emulators, unique, t
     resources = provision_for_test(unique)
     sample = Path(__file__).resolve().parents[2] / "data" / "sample_transactions.csv"
     lines = sample.read_text().splitlines()[:1]
-    users = {}
+    users: dict[str, list[str]] = {}
     for line in sample.read_text().splitlines()[1:]:  # 60 rows of 4 users, several days each
         user = line.split(",", 1)[0]
         if user in users or len(users) < 4:
@@ -140,13 +140,15 @@ def test_a_backfill_writes_per_user_days_that_match_the_csv(emulators, unique, t
     config = job_config(resources, input_subscription=None, input_file=str(path), rollups_table=resources.rollups_table)
     run_job(PipelineOptions(["--runner=FnApiRunner", "--project=local-project"]), config).wait_until_finish()
 
-    totals = defaultdict(lambda: [0, Decimal(0)])
+    totals: defaultdict[tuple[str, datetime], tuple[int, Decimal]] = defaultdict(lambda: (0, Decimal(0)))
     with path.open(newline="") as handle:
         for row in csv.DictReader(handle):
             day = datetime.strptime(row["Purchase_Date"], "%d-%m-%Y").replace(tzinfo=UTC)
-            total = totals[(row["User_ID"], day)]
-            total[0] += 1
-            total[1] += Decimal(row["Final_Price(Rs.)"]).quantize(CENT, ROUND_HALF_UP)
+            count, money = totals[(row["User_ID"], day)]
+            totals[(row["User_ID"], day)] = (
+                count + 1,
+                money + Decimal(row["Final_Price(Rs.)"]).quantize(CENT, ROUND_HALF_UP),
+            )
     wanted = {}
     for (user, day), (count, money) in totals.items():
         version = rollup_layout.totals_timestamp_micros(int((day + timedelta(days=1)).timestamp()) * 1000, count)

@@ -35,15 +35,15 @@ MINUTE_MS = 60_000
 
 def rows_totals(resources) -> dict:
     """Per rollup key: (count, money text) over the transaction rows themselves."""
-    totals = defaultdict(lambda: [0, Decimal(0)])
+    totals: defaultdict[bytes, tuple[int, Decimal]] = defaultdict(lambda: (0, Decimal(0)))
     for key, cells in read_rows(resources).items():
         user_id, event_ms, _ = layout.parse_row_key(key)
         category = cells[b"category"][0][0].decode()
         price = Decimal(cells[b"final_price"][0][0].decode())
         for rollup, name in ((rollup_layout.CATEGORY_MINUTE, category), (rollup_layout.USER_DAY, user_id)):
-            total = totals[rollup_layout.rollup_key(rollup, name, rollup_layout.window_start_ms(rollup, event_ms))]
-            total[0] += 1
-            total[1] += price
+            rollup_key = rollup_layout.rollup_key(rollup, name, rollup_layout.window_start_ms(rollup, event_ms))
+            count, money = totals[rollup_key]
+            totals[rollup_key] = (count + 1, money + price)
     return {key: (str(count).encode(), f"{money:.2f}".encode()) for key, (count, money) in totals.items()}
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.output import first_group
+
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -20,8 +22,8 @@ README = (ROOT / "README.md").read_text()
 def readme_after_make_up() -> tuple[list[str], str]:
     """The README's producer arguments and ``make lookup`` user, from its ``make up`` block."""
     block = README.split("## Leave it running: `make up`", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
-    producer = re.search(r"^\.venv/bin/python -m producer (.+?)\s*$", block, re.M).group(1).split()
-    user = re.search(r"^make lookup USER=(\S+)", block, re.M).group(1)
+    producer = first_group(r"^\.venv/bin/python -m producer (.+?)\s*$", block, re.M).split()
+    user = first_group(r"^make lookup USER=(\S+)", block, re.M)
     return producer, user
 
 
@@ -76,7 +78,7 @@ def test_up_demo_lookup_down(tmp_path):
         assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
         assert "using the stack that make up started" in demo.stdout
         assert "accounted for   60 of 60 (OK)" in demo.stdout
-        user = re.search(r"latest 5 transactions of user (\S+) ", demo.stdout).group(1)
+        user = first_group(r"latest 5 transactions of user (\S+) ", demo.stdout)
 
         lookup = tool("transactions_tools.lookup", user, env={**env, **exported})
         assert lookup.returncode == 0 and f"transactions of user {user} (newest first)" in lookup.stdout

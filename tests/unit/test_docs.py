@@ -5,6 +5,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from google.api_core.exceptions import GoogleAPICallError
 
 from tests.markdown import table_after
 from transactions.contract import FIELDS
@@ -43,6 +44,11 @@ def _codes(cell: str) -> set[str]:
     return {word for word in re.findall(r"[A-Z_]{4,}", cell) if word not in {"OK"}}
 
 
+def _grpc_code_name(error: type[GoogleAPICallError]) -> str:
+    assert error.grpc_status_code is not None, f"{error.__name__} has no gRPC code"
+    return error.grpc_status_code.name
+
+
 def test_the_retry_policy_table_and_the_readme_say_what_the_writer_does():
     """One policy, said twice: the table in docs/dead-letters.md and the README's sentence name
     exactly the writer's per-entry code sets (``DATA_ERROR_CODES``, ``TRANSIENT_CODES``)."""
@@ -55,7 +61,7 @@ def test_the_retry_policy_table_and_the_readme_say_what_the_writer_does():
     assert _codes(rows["per entry, data error"][1]) == data
     assert _codes(rows["per entry, transient"][1]) == transient
     assert {"INTERNAL", "UNKNOWN"} <= _codes(rows["per entry, ambiguous"][1])
-    assert _codes(rows["the whole call, transient"][1]) == {e.grpc_status_code.name for e in RETRYABLE_CALL_ERRORS}
+    assert _codes(rows["the whole call, transient"][1]) == {_grpc_code_name(e) for e in RETRYABLE_CALL_ERRORS}
     readme = " ".join((ROOT / "README.md").read_text().split())
 
     def listed_after(words: str) -> set[str]:
@@ -65,6 +71,38 @@ def test_the_retry_policy_table_and_the_readme_say_what_the_writer_does():
     assert listed_after("for the whole call or for one entry") == transient
     assert f"dead-lettered after {RetryPolicy().max_entry_attempts} tries" in readme
     assert f"for up to {RetryPolicy().operation_timeout_seconds / 60:g} minutes per batch" in readme
+
+
+CALL_MARKERS = {
+    "MutateRows": ("BigtableBatchWriter(",),
+    "ReadRows": ("BigtableReader(", "read_rows"),
+    "Publish": (".publish(",),
+}
+"""How a module of the job shows that it makes each call."""
+
+
+def test_every_call_the_job_makes_has_its_retry_rule_and_a_fault_test():
+    """docs/dead-letters.md, "Every call the job makes": each module of the job that writes to or
+    reads from Bigtable, or publishes to Pub/Sub, is in the table under that call; each row's
+    retry rule is stated; and the test it names exists and injects faults (the fault proxy)."""
+    rows = table_after(DOCS / "dead-letters.md", "call")
+    listed: set[tuple[str, str]] = set()
+    for call_cell, made_by, rule, tested_by in rows:
+        call = unquote(call_cell.split()[0])
+        modules = re.findall(r"`(transactions_pipeline/\w+\.py)`", made_by)
+        if call in CALL_MARKERS:
+            assert modules and rule and "retried" in rule, call_cell
+            listed.update((call, module) for module in modules[:1])
+            for test in re.findall(r"`(tests/[\w/]+\.py)`", tested_by):
+                assert "proxy.inject(" in (ROOT / test).read_text(), f"{test} injects no fault"
+    found = {
+        (call, f"transactions_pipeline/{path.name}")
+        for path in (ROOT / "transactions_pipeline").glob("*.py")
+        for call, markers in CALL_MARKERS.items()
+        if path.name not in {"bigtable_reader.py", "bigtable_writer.py", "bigtable_connection.py", "preflight.py"}
+        and any(marker in path.read_text() for marker in markers)
+    }
+    assert found == listed
 
 
 def test_the_step_table_names_the_stable_step_names():
@@ -130,3 +168,49 @@ def test_the_readme_is_a_front_door():
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 250
     assert readme.index("make demo") < readme.index("make test") < readme.index("## What it is")
+
+
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+README_TO_RESULTS = {  # the README's performance table's workload -> RESULTS.md's
+    "transform (per core)": "transform (per core)",
+    "sink (whole pipeline)": "sink: whole pipeline",
+    "backfill (batch job)": "backfill (batch job)",
+    "publish": "publish: producer",
+}
+
+
+def last_benchmark_run() -> tuple[str, str, str]:
+    """(rows, date, commit) of the run ``benchmarks/RESULTS.md`` holds, from its header."""
+    text = RESULTS.read_text()
+    when = re.search(r"^- date: (\d{4}-\d{2}-\d{2}) \d{2}:\d{2} \S+, commit ([0-9a-f]{7,40})\b", text, re.M)
+    rows = re.search(r"^- sizes: ([\d,]+) rows \(sink, backfill, transform\)", text, re.M)
+    assert when and rows, "benchmarks/RESULTS.md no longer says when, at which commit and at what size it was measured"
+    return rows.group(1), when.group(1), when.group(2)
+
+
+def test_the_readmes_performance_figures_are_the_last_benchmark_runs():
+    """The README's table is copied from ``benchmarks/RESULTS.md``: the same ratios, and the
+    same run (its size, date and commit), so a new ``make bench`` shows up as a difference here."""
+    results = {row[0]: row for row in table_after(RESULTS, "workload")}
+    readme_rows = table_after(ROOT / "README.md", "workload")
+    assert [row[0] for row in readme_rows] == list(README_TO_RESULTS)
+    for row in readme_rows:
+        measured = results[README_TO_RESULTS[row[0]]]
+        speed, cpu_ratio = measured[7], measured[8]
+        assert row[3:] == [speed, f"{cpu_ratio} less"], f"README's {row[0]!r}: RESULTS.md says {speed}, {cpu_ratio}"
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    rows, date, commit = last_benchmark_run()
+    assert f"At {rows} rows, {date}, commit {commit}:" in readme
+    rollups = re.search(r"rollups, per row \(marginal\):.*?, ([\d.]+)× the CPU per row\)", RESULTS.read_text())
+    assert rollups, "RESULTS.md's goal line of the rollups' cost per row is gone"
+    assert f"Live rollups cost {rollups.group(1)}× the CPU per row ({date};" in readme
+
+
+def test_the_architectures_sink_figures_are_the_last_benchmark_runs():
+    results = {row[0]: row for row in table_after(RESULTS, "workload")}
+    whole, write_stage = results["sink: whole pipeline"], results["sink: write stage only"]
+    rows, date, _ = last_benchmark_run()
+    text = " ".join((DOCS / "architecture.md").read_text().split())
+    assert f"`make bench` on this machine, {rows} rows, {date}" in text
+    assert f"the whole sink pipeline {whole[7]} the rows/s of Beam's with {whole[8]} less CPU per row" in text
+    assert f"floor) {write_stage[8]} less CPU per row" in text

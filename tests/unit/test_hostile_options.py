@@ -113,6 +113,7 @@ def _exit_code(main, argv) -> int:
     try:
         return main(argv)
     except SystemExit as stop:  # argparse's own checks end with SystemExit(2)
+        assert isinstance(stop.code, int), stop.code
         return stop.code
 
 

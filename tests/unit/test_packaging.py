@@ -29,16 +29,22 @@ STEPS = {step["id"]: step for step in CLOUDBUILD["steps"]}
 
 
 def dockerfile_arg(text: str, name: str) -> str:
-    return re.search(rf"^ARG {name}=(\S+)$", text, re.M).group(1)
+    arg = re.search(rf"^ARG {name}=(\S+)$", text, re.M)
+    assert arg, f"no ARG {name}"
+    return arg.group(1)
 
 
 def beam_pin() -> str:
     [pin] = [d for d in PYPROJECT["project"]["dependencies"] if d.startswith("apache-beam")]
-    return re.fullmatch(r"apache-beam\[gcp\]==([\d.]+)", pin).group(1)
+    version = re.fullmatch(r"apache-beam\[gcp\]==([\d.]+)", pin)
+    assert version, pin
+    return version.group(1)
 
 
 def locked_version(lock: Path, package: str) -> str:
-    return re.search(rf"^{package}==(\S+) ", lock.read_text(), re.M).group(1)
+    locked = re.search(rf"^{package}==(\S+) ", lock.read_text(), re.M)
+    assert locked, f"{package} is not in {lock}"
+    return locked.group(1)
 
 
 def test_beam_version_is_one_and_the_same_everywhere():
@@ -271,14 +277,77 @@ def test_nothing_in_an_images_packages_is_there_only_for_the_tests():
 
 
 def test_the_unit_tests_mirror_the_packages():
-    """``tests/unit/<package>/test_<module>.py`` tests ``<package>/<module>.py``: one rule to find a
+    """``tests/unit/<package>/test_<module>.py`` tests ``<package>/<module>.py`` (a subpackage's
+    modules too: ``tests/unit/transactions_tools/local/test_stack.py``): one rule to find a
     module's tests (``tests/unit/deploy/`` holds the deployment's contract tests)."""
     for folder in (ROOT / "tests" / "unit").iterdir():
         if not folder.is_dir() or folder.name in {"deploy", "__pycache__"}:
             continue
         assert (ROOT / folder.name).is_dir(), f"tests/unit/{folder.name}/ mirrors no folder of the repository"
-        for test in folder.glob("test_*.py"):
-            module = ROOT / folder.name / (test.name.removeprefix("test_"))
+        for test in folder.rglob("test_*.py"):
+            mirrored = test.relative_to(ROOT / "tests" / "unit")
+            module = ROOT / mirrored.parent / mirrored.name.removeprefix("test_")
             assert module.exists(), f"{test.relative_to(ROOT)} has no module {module.relative_to(ROOT)}"
     for package in (*IMAGE_PACKAGES, "transactions_tools"):
         assert (ROOT / "tests" / "unit" / package).is_dir(), f"no tests/unit/{package}/"
+
+
+FOLDERS_WITHOUT_MIRRORED_TESTS = {  # a folder of Python at the root -> why its modules have no test files of their own
+    "benchmarks": (
+        "measurements, not behaviour: make bench runs every module, and "
+        "tests/integration/test_benchmarks_smoke.py runs them all end to end on the emulators"
+    ),
+    "deploy": "tests/unit/deploy/ holds the deployment's contract tests, by concern rather than by module",
+    "data": "the script that made the sample CSV, run once; the CSV itself is read by every test of the producer",
+}
+MODULES_WITHOUT_UNIT_TESTS = {  # module -> why it has no tests/unit/<package>/test_<module>.py (yet)
+    "transactions_pipeline/rollup_sink.py": (
+        "split out of rollups.py in 'Structure, step two'; its writes run on the emulator in "
+        "tests/integration/test_rollups_emulator.py, test_rollups_restarts_emulator.py and "
+        "test_rollups_chaos_emulator.py, and its unit test file comes with the split"
+    ),
+    "transactions_tools/dead_letter_lease.py": (
+        "split out of triage.py in 'Structure, step two'; its lease runs on the emulator in "
+        "tests/integration/test_deadletters_emulator.py and test_hostile_dead_letters.py, and its "
+        "unit test file comes with the split"
+    ),
+    "transactions_tools/local/observer.py": (
+        "reshaped in 'Structure, step two'; it polls the emulators (a keys-only scan, a dead-letter "
+        "pull) in tests/integration/test_demo.py and test_chaos_emulator.py, and its unit test file "
+        "comes with that change"
+    ),
+}
+
+
+def modules_of_the_project() -> set[str]:
+    """Every module of every folder of Python at the root, ``template/`` included (``__init__`` and
+    ``__main__`` are no module to test on their own), but the folders left out with a reason."""
+    folders = {
+        path.parent.relative_to(ROOT).parts[0]
+        for path in ROOT.glob("*/**/*.py")
+        if not path.relative_to(ROOT).parts[0].startswith((".", "tests")) and "venv" not in str(path)
+    }
+    assert set(FOLDERS_WITHOUT_MIRRORED_TESTS) <= folders, "a folder left out that is not there any more"
+    return {
+        str(path.relative_to(ROOT))
+        for folder in sorted(folders - set(FOLDERS_WITHOUT_MIRRORED_TESTS))
+        for path in (ROOT / folder).rglob("*.py")
+        if path.name not in {"__init__.py", "__main__.py"} and "venv" not in str(path)
+    }
+
+
+def test_every_module_has_its_unit_test_file_or_a_reason_why_not():
+    """The layout rule, checked both ways: every module of the project has
+    ``tests/unit/<package>/test_<module>.py``, or an entry in ``MODULES_WITHOUT_UNIT_TESTS`` saying why
+    not; an entry for a module that has its tests now, or that is gone, is an error too."""
+    without = {
+        module
+        for module in modules_of_the_project()
+        if not (ROOT / "tests" / "unit" / Path(module).parent / f"test_{Path(module).name}").exists()
+    }
+    assert sorted(without - MODULES_WITHOUT_UNIT_TESTS.keys()) == [], (
+        "modules without tests/unit/<package>/test_<module>.py"
+    )
+    assert sorted(MODULES_WITHOUT_UNIT_TESTS.keys() - without) == [], "listed as untested, but tested now (or gone)"
+    for module, why in MODULES_WITHOUT_UNIT_TESTS.items():
+        assert len(why) > 40, f"{module}: say why it has no unit tests"

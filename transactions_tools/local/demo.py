@@ -15,9 +15,11 @@ import os
 import re
 import signal
 import statistics
+import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from producer.cli import DEFAULT_CSV
@@ -30,6 +32,7 @@ from transactions_tools.local.commands import local_resources, producer_command
 from transactions_tools.local.emulators import StackError
 from transactions_tools.local.observer import Observer
 from transactions_tools.lookup import (
+    ReadableTable,
     format_table,
     latest_category_minutes,
     latest_transactions,
@@ -44,7 +47,9 @@ class DemoFailed(RuntimeError):
 
 
 @contextlib.contextmanager
-def _stack(args: argparse.Namespace, log_dir: Path, suffix: str):
+def _stack(
+    args: argparse.Namespace, log_dir: Path, suffix: str
+) -> Iterator[tuple[local_stack.Stack, provision.Resources]]:
     """The running ``make up`` stack (with a dead-letter subscription of the demo's own), or a new one."""
     running = None if args.pipeline_arg else local_stack.attached()
     if running is not None:
@@ -104,7 +109,8 @@ def run_demo(args: argparse.Namespace) -> int:
         _summary(observer, published, elapsed, log_dir)
         user = observer.busiest_user()
         print(f"\nlatest 5 transactions of user {user} (prefix scan on '{user}#', newest first):")
-        print(format_table(latest_transactions(observer.table, user, 5)))
+        with open_table(defaults.PROJECT, defaults.INSTANCE, resources.table) as table:
+            print(format_table(latest_transactions(table, user, 5)))
         emulator = f"BIGTABLE_EMULATOR_HOST={stack.emulators.bigtable_host}"
         cbt = f"{emulator} cbt -project {defaults.PROJECT} -instance {defaults.INSTANCE}"
         print(f"\nsame with cbt: {cbt} read {resources.table} prefix='{user}#' count=5")
@@ -125,7 +131,13 @@ any timer. So the last totals land 10 to 40 s after the last message; on Dataflo
 
 def _rollups(resources: provision.Resources, observer: Observer, user: str, started_ms: int, cbt: str) -> None:
     """The live rollups of the run: the last minutes per category, and the busiest user's days."""
-    table = open_table(defaults.PROJECT, defaults.INSTANCE, resources.rollups_table)
+    with open_table(defaults.PROJECT, defaults.INSTANCE, resources.rollups_table) as table:
+        _show_rollups(table, resources, observer, user, started_ms, cbt)
+
+
+def _show_rollups(
+    table: ReadableTable, resources: provision.Resources, observer: Observer, user: str, started_ms: int, cbt: str
+) -> None:
     first_minute = started_ms - started_ms % 60_000
     print(f"\nwaiting up to {ROLLUP_SETTLE_SECONDS:.0f}s for the rollups to count this run's rows")
     print("(the local runner fires timers late once the stream is quiet: see docs/rollups.md)", flush=True)
@@ -150,7 +162,9 @@ def _rollups(resources: provision.Resources, observer: Observer, user: str, star
     print(f"               {cbt} read {resources.rollups_table} prefix='user#{user}#' {totals}")
 
 
-def _follow(stack: local_stack.Stack, producer, observer: Observer, log_dir: Path, timeout: float) -> int:
+def _follow(
+    stack: local_stack.Stack, producer: subprocess.Popen[bytes], observer: Observer, log_dir: Path, timeout: float
+) -> int:
     deadline = time.monotonic() + timeout
     published = None
     last_line = 0.0

@@ -8,9 +8,11 @@ service as raw bytes, and can be told, for a time window:
 
 - ``entries``: to fail a share of the entries of each ``MutateRows`` call with a code, *without*
   applying them (they are dropped from the forwarded request; the answer's indexes stay right);
-- ``calls``: to fail whole calls of the given methods with a code, before they reach the emulator;
+- ``calls``: to fail a share of the calls of the given methods (any method, of any service: the
+  Pub/Sub emulator can sit behind it too) with a code, before they reach the emulator;
 - ``cut``: to apply a ``MutateRows`` call, answer only the first share of its entries, then break
-  the stream with UNAVAILABLE;
+  the stream with UNAVAILABLE; or to answer a ``ReadRows`` call with only the first share of its
+  rows (at least one of two or more), then break the stream the same way;
 - ``latency``: to hold each call of the given methods for some seconds first.
 
 Point a client at it with ``BIGTABLE_EMULATOR_HOST=<proxy address>``. The project's chaos tests
@@ -27,6 +29,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass
 
@@ -34,6 +37,7 @@ import grpc
 
 BIGTABLE = "/google.bigtable.v2.Bigtable/"
 MUTATE_ROWS = BIGTABLE + "MutateRows"
+READ_ROWS = BIGTABLE + "ReadRows"
 STREAMING_METHODS = frozenset(
     BIGTABLE + name
     for name in (
@@ -52,7 +56,8 @@ _HOP_HEADERS = {"user-agent", "te", "content-type", "grpc-accept-encoding", "grp
 
 @dataclass(frozen=True)
 class Fault:
-    """One kind of misbehaviour (see the module's docstring); ``share`` is of entries, ``seconds`` of latency."""
+    """One kind of misbehaviour (see the module's docstring); ``share`` is of entries, calls or rows,
+    ``seconds`` of latency."""
 
     kind: str
     code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
@@ -138,7 +143,7 @@ class FaultProxy:
             self.count("calls delayed")
             time.sleep(delay.seconds)
         failure = self.active("calls", method)
-        if failure is not None:
+        if failure is not None and self.chance(failure.share):
             self.count(f"calls failed {failure.code.name}")
             context.abort(failure.code, "injected by the fault proxy: the whole call")
 
@@ -152,12 +157,17 @@ class FaultProxy:
             context.abort(error.code(), error.details() or "")
             raise AssertionError("context.abort raises") from error
 
-    def streaming(self, method: str, request: bytes, context: grpc.ServicerContext):
+    def streaming(self, method: str, request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
         self._before(method, context)
         if method == MUTATE_ROWS:
             entries_fault, cut = self.active("entries", method), self.active("cut", method)
             if entries_fault is not None or cut is not None:
                 yield from self._mutate_rows(request, context, entries_fault, cut)
+                return
+        if method == READ_ROWS:
+            cut = self.active("cut", method)
+            if cut is not None:
+                yield from self._read_rows_cut(request, context, cut)
                 return
         try:
             yield from self._channel.unary_stream(method)(
@@ -166,7 +176,9 @@ class FaultProxy:
         except grpc.RpcError as error:
             context.abort(error.code(), error.details() or "")
 
-    def _mutate_rows(self, request: bytes, context, entries_fault: Fault | None, cut: Fault | None):
+    def _mutate_rows(
+        self, request: bytes, context: grpc.ServicerContext, entries_fault: Fault | None, cut: Fault | None
+    ) -> Iterator[bytes]:
         from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 
         request_type = bigtable_types.MutateRowsRequest.pb()
@@ -210,6 +222,34 @@ class FaultProxy:
         yield answered.SerializeToString()
         context.abort(grpc.StatusCode.UNAVAILABLE, "injected by the fault proxy: the stream broke off")
 
+    def _read_rows_cut(self, request: bytes, context: grpc.ServicerContext, cut: Fault) -> Iterator[bytes]:
+        """The first share of the rows the emulator answers (whole rows: up to a committed one), then
+        UNAVAILABLE, as a stream broken off by a restarting node."""
+        from google.cloud.bigtable_v2.types import bigtable as bigtable_types
+
+        response_type = bigtable_types.ReadRowsResponse.pb()
+        chunks = []
+        try:
+            for raw in self._channel.unary_stream(READ_ROWS)(
+                request, metadata=self._metadata(context), timeout=context.time_remaining()
+            ):
+                chunks.extend(response_type.FromString(raw).chunks)
+        except grpc.RpcError as error:
+            context.abort(error.code(), error.details() or "")
+        ends = [index for index, chunk in enumerate(chunks) if chunk.commit_row]
+        if len(ends) < 2:  # nothing to cut within: answer it whole
+            answer = response_type()
+            answer.chunks.extend(chunks)
+            yield answer.SerializeToString()
+            return
+        rows = max(1, int(len(ends) * cut.share))
+        answer = response_type()
+        answer.chunks.extend(chunks[: ends[rows - 1] + 1])
+        self.count("read streams cut")
+        self.count("rows unanswered", len(ends) - rows)
+        yield answer.SerializeToString()
+        context.abort(grpc.StatusCode.UNAVAILABLE, "injected by the fault proxy: the stream broke off")
+
 
 class _Forwarder(grpc.GenericRpcHandler):
     """Every method, as raw bytes: unary, or server-streaming by name."""
@@ -217,7 +257,7 @@ class _Forwarder(grpc.GenericRpcHandler):
     def __init__(self, proxy: FaultProxy) -> None:
         self._proxy = proxy
 
-    def service(self, handler_call_details):
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         method = handler_call_details.method
         if method in STREAMING_METHODS:
             return grpc.unary_stream_rpc_method_handler(

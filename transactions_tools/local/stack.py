@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,13 @@ class Stack:
         return self.emulators.environment()
 
 
-def start_pipeline(resources: Resources, log_path: Path, env: dict[str, str], extra_args=(), warmup=None):
+def start_pipeline(
+    resources: Resources,
+    log_path: Path,
+    env: dict[str, str],
+    extra_args: Sequence[str] = (),
+    warmup: float | None = None,
+) -> subprocess.Popen[bytes]:
     """The streaming job in the background; raises :class:`StackError` if it exits during warm-up."""
     pipeline = processes.spawn(pipeline_command(resources, *extra_args), log_path, env, append=False)
     ready = time.monotonic() + (PIPELINE_WARMUP_SECONDS if warmup is None else warmup)
@@ -63,7 +70,13 @@ def tail(path: Path, lines: int = 25) -> str:
 
 
 @contextlib.contextmanager
-def running(log_dir: Path, resources: Resources, pipeline_args=(), warmup=None, log=print):
+def running(
+    log_dir: Path,
+    resources: Resources,
+    pipeline_args: Sequence[str] = (),
+    warmup: float | None = None,
+    log: Callable[[str], None] = print,
+) -> Iterator[Stack]:
     """Emulators (reused from the environment, or started), resources, and the job; stopped after."""
     with emulator_stack.running(log_dir) as emulators:
         env = {**os.environ, **emulators.environment()}

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.gcloud import fake_dataflow, needs_gcloud
+from tests.unit.deploy.google_api import google_api
 from transactions.resource_names import FORMS
 from transactions_pipeline.parameters import BACKFILL, STREAM, of_template
 
@@ -125,18 +126,36 @@ def test_every_documented_launch_is_accepted_by_gcloud_and_complete(command, tmp
         assert launch["transformNameMappings"] == {"WriteToBigtable": "WriteTransactions"}
 
 
+SMOKE_ARGS = [
+    "--project=my-project",
+    "--region=us-central1",
+    "--instance=transacoes-prod",
+    "--templates-bucket=my-project-dataflow-templates",
+    "--temp-bucket=my-project-dataflow-temp",
+    "--service-account=transacoes-dataflow@my-project.iam.gserviceaccount.com",
+    "--build-service-account=transacoes-build@my-project.iam.gserviceaccount.com",
+]
+
+
+def smoke_plan(*extra: str) -> list[str]:
+    """The lines ``deploy/smoke --print`` prints: ``# n. step`` and each step's commands."""
+    printed = subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "smoke"), "--print", *SMOKE_ARGS, *extra],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert printed.returncode == 0, printed.stderr
+    return printed.stdout.splitlines()
+
+
 def test_the_smoke_scripts_launch_is_accepted_by_gcloud_and_complete(tmp_path):
     printed = subprocess.run(
         [
             sys.executable,
             str(ROOT / "deploy" / "smoke"),
             "--print",
-            "--project=my-project",
-            "--region=us-central1",
-            "--instance=transacoes-prod",
-            "--templates-bucket=my-project-dataflow-templates",
-            "--temp-bucket=my-project-dataflow-temp",
-            "--service-account=transacoes-dataflow@my-project.iam.gserviceaccount.com",
+            *SMOKE_ARGS,
             *(
                 f"--{flag}={VARIABLES[name]}"
                 for flag, name in (
@@ -160,3 +179,92 @@ def test_the_smoke_scripts_launch_is_accepted_by_gcloud_and_complete(tmp_path):
     environment = check_launch(*sent(launch_line, tmp_path))["environment"]
     assert {field: environment.get(field) for field in WORKERS} == WORKERS
     assert any(line.startswith("gcloud builds submit") and "--config=cloudbuild.yaml" in line for line in lines)
+
+
+REPOSITORY = "projects/my-project/locations/us-central1/connections/transacoes-github/repositories/transacoes-streaming"
+
+
+def test_the_smoke_checks_that_the_release_trigger_exists_and_sees_its_repository(tmp_path):
+    """A second-generation trigger names its repository (``repositoryEventConfig.repository``); the
+    repository is linked through a connection, whose ``installationState.stage`` is COMPLETE once
+    the GitHub app is installed (Cloud Build v2 API, ``projects.locations.connections``,
+    https://cloud.google.com/build/docs/api/reference/rest/v2/projects.locations.connections).
+    Each command is sent through gcloud to a local stand-in, with the names the trigger would give."""
+    lines = smoke_plan()
+    first = lines.index(next(line for line in lines if line.startswith("# 1.")))
+    commands = lines[first + 1 : lines.index(next(line for line in lines if line.startswith("# 2.")))]
+    assert [c.split()[:4] for c in commands] == [
+        ["gcloud", "builds", "triggers", "describe"],
+        ["gcloud", "builds", "repositories", "describe"],
+        ["gcloud", "builds", "connections", "describe"],
+    ]
+    names = {
+        "'<the trigger'\"'\"'s repository>'": REPOSITORY,
+        "'<its connection>'": REPOSITORY.split("/repositories/")[0],
+    }
+    with google_api(tmp_path / "gcloud", "cloudbuild") as (environment, recorded):
+        for command in commands:
+            for placeholder, name in names.items():
+                command = command.replace(placeholder, name)
+            done = subprocess.run(["bash", "-c", command], env=environment, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, f"gcloud rejected:\n{command}\n{done.stderr}"
+    assert [(method, path.split("?")[0]) for method, path, _ in recorded.requests] == [
+        ("GET", "/v1/projects/my-project/locations/us-central1/triggers/transacoes-release"),
+        ("GET", f"/v2/{REPOSITORY}"),
+        ("GET", "/v2/projects/my-project/locations/us-central1/connections/transacoes-github"),
+    ]
+
+
+def test_the_smoke_builds_as_the_build_account_so_it_tests_the_triggers_grants(tmp_path):
+    """``gcloud builds submit`` without ``--service-account`` runs as the project's default build
+    account, whose grants are not the trigger's. With it, Cloud Build requires the logs in Cloud
+    Logging (cloudbuild.yaml's ``options.logging``), and the build account must read the uploaded
+    source: it is staged in the templates bucket, where that account already writes
+    (https://cloud.google.com/build/docs/securing-builds/configure-user-specified-service-accounts).
+    The command goes through gcloud (the source replaced by ``--no-source``: no upload here)."""
+    [submit] = [line for line in smoke_plan() if line.startswith("gcloud builds submit")]
+    account = "projects/my-project/serviceAccounts/transacoes-build@my-project.iam.gserviceaccount.com"
+    assert f"--service-account={account}" in submit.split()
+    assert "--gcs-source-staging-dir=gs://my-project-dataflow-templates/smoke-source" in submit.split()
+    builds = "/v1/projects/my-project/locations/us-central1/builds"
+    done_build = {
+        "id": "b1",
+        "projectId": "my-project",
+        "status": "SUCCESS",
+        "options": {"logging": "CLOUD_LOGGING_ONLY"},
+    }
+    with google_api(tmp_path / "gcloud", "cloudbuild") as (environment, recorded):
+        recorded.answers[builds] = {
+            "name": "projects/my-project/locations/us-central1/operations/o1",
+            "metadata": {
+                "@type": "type.googleapis.com/google.devtools.cloudbuild.v1.BuildOperationMetadata",
+                "build": done_build,
+            },
+        }
+        recorded.answers[f"{builds}/b1"] = done_build
+        command = submit.replace("'<archive of HEAD>'", "--no-source")
+        done = subprocess.run(["bash", "-c", command], env=environment, capture_output=True, text=True, timeout=120,
+                              cwd=ROOT)  # fmt: skip
+        assert done.returncode == 0, f"gcloud rejected:\n{command}\n{done.stderr}"
+    [(_, path, body)] = [r for r in recorded.requests if r[0] == "POST"]
+    assert path.split("?")[0] == builds
+    assert body["serviceAccount"] == account
+    assert body["options"]["logging"] == "CLOUD_LOGGING_ONLY"
+    assert body["substitutions"]["_TEMPLATE_BUCKET"] == "my-project-dataflow-templates"
+
+
+def test_the_smoke_reads_its_own_dead_letter_subscription_from_an_empty_start(tmp_path):
+    """The smoke creates no subscription (the set-up has ``transacoes-dead-letter-smoke``) and counts
+    only what arrives after its start: a seek to that time acknowledges older messages
+    (https://cloud.google.com/pubsub/docs/replay-overview)."""
+    [seek] = [line for line in smoke_plan() if line.startswith("gcloud pubsub")]
+    assert seek.split()[:5] == ["gcloud", "pubsub", "subscriptions", "seek", "transacoes-dead-letter-smoke"]
+    with google_api(tmp_path / "gcloud", "pubsub") as (environment, recorded):
+        done = subprocess.run(["bash", "-c", seek], env=environment, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    [(_, path, body)] = recorded.requests
+    assert path.split("?")[0] == "/v1/projects/my-project/subscriptions/transacoes-dead-letter-smoke:seek"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.0+)?Z", body["time"])
+    assert not [
+        line for line in smoke_plan() if "subscriptions create" in line or "transactions_tools.provision" in line
+    ]

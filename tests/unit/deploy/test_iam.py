@@ -6,6 +6,8 @@ with a link per role; it lists only the permissions this project relies on.
 """
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -78,8 +80,13 @@ def test_the_operator_holds_no_broader_role_than_it_needs():
     narrowest predefined role with it (Google's Dataflow access-control page)."""
     developer = set(ROLES["roles/dataflow.developer"]["permissions"])
     assert {"storage.buckets.get", "compute.machineTypes.get"}.isdisjoint(developer)
-    operator_roles = [g["role"] for g in GRANTS["grant"] if g["member"] == "operator"]
-    assert operator_roles == ["roles/dataflow.admin", "roles/iam.serviceAccountUser"]
+    operator_roles = {(g["role"], g["on"]) for g in GRANTS["grant"] if g["member"] == "operator"}
+    project_wide = {role for role, on in operator_roles if on == "project $PROJECT"}
+    assert project_wide == {"roles/dataflow.admin", "roles/run.developer", "roles/cloudbuild.builds.editor"}, (
+        "a role on the project only where the permission is the project's (creating a job, a build)"
+    )
+    broad = {role for role, _ in operator_roles if role in {"roles/owner", "roles/editor"} or role.endswith(".admin")}
+    assert broad == {"roles/dataflow.admin"}
 
 
 def test_the_docs_table_is_the_grants_file():
@@ -100,6 +107,7 @@ RESOURCE_OF_COMMAND = {
     "pubsub topics": "topic {}",
     "bigtable instances": "instance {}",
     "iam service-accounts": "service account {}",
+    "builds connections": "connection {}",
 }
 
 
@@ -117,3 +125,184 @@ def test_the_docs_commands_bind_exactly_the_grants():
         if grant.get("command", True)
     ]
     assert bound == expected
+
+
+# What the operator runs, command by command, and the permissions each needs.
+
+Need = tuple[str, str]
+"""(permission, resource it is checked on), in grants.toml's ``on`` vocabulary."""
+LAUNCH: list[Need] = [  # https://cloud.google.com/dataflow/docs/concepts/access-control, and NEEDED above
+    ("dataflow.jobs.create", "project $PROJECT"),
+    ("storage.buckets.get", "bucket $TEMP"),
+    ("compute.machineTypes.get", "project $PROJECT"),
+    ("storage.objects.get", "bucket $TEMPLATES"),
+    ("iam.serviceAccounts.actAs", "service account $DATAFLOW_SA"),
+]
+SMOKE_SUBSCRIPTION = "subscription transacoes-dead-letter-smoke"
+OPERATOR_COMMANDS: list[tuple[str, list[Need]]] = [
+    # (a documented command, as a pattern; what it needs), each from Google's page for the call
+    (r"[A-Z_]+=\S+( [A-Z_]+=\S+)*$", []),  # shell variables
+    (
+        r"gcloud dataflow flex-template run \S+ --update ",
+        [*LAUNCH, ("dataflow.jobs.updateContents", "project $PROJECT")],
+    ),
+    (r"gcloud dataflow flex-template run ", LAUNCH),
+    (r"JOB=\$\(gcloud dataflow jobs list ", [("dataflow.jobs.list", "project $PROJECT")]),
+    (r"gcloud dataflow jobs describe ", [("dataflow.jobs.get", "project $PROJECT")]),
+    (r"gcloud dataflow jobs drain ", [("dataflow.jobs.cancel", "project $PROJECT")]),
+    # transacoes-deadletters pulls, hands back (deadline 0) or acknowledges: Pub/Sub's "consume"
+    # (https://cloud.google.com/pubsub/docs/access-control); replay also publishes to the input topic
+    (r"transacoes-deadletters inspect ", [("pubsub.subscriptions.consume", "subscription transacoes-dead-letter-sub")]),
+    (
+        r"transacoes-deadletters replay ",
+        [
+            ("pubsub.subscriptions.consume", "subscription transacoes-dead-letter-sub"),
+            ("pubsub.topics.publish", "topic transacoes"),
+        ],
+    ),
+    # Cloud Run jobs (https://cloud.google.com/run/docs/create-jobs, "Required roles"): create as
+    # the job's service account (act as it), then execute
+    (
+        r"gcloud run jobs create ",
+        [("run.jobs.create", "project $PROJECT"), ("iam.serviceAccounts.actAs", "service account $PRODUCER_SA")],
+    ),
+    (r"gcloud run jobs execute ", [("run.jobs.run", "project $PROJECT")]),
+    (
+        r"docker run .* -e PRODUCER_TOPIC=projects/\$PROJECT/topics/transacoes ",
+        [("pubsub.topics.publish", "topic transacoes")],
+    ),
+    (r"\S*python\S* -m producer ", [("pubsub.topics.publish", "topic transacoes")]),
+    # deploy/smoke: its own commands (below) are checked one by one; running it needs what they need
+    (r"\.venv/bin/python deploy/smoke ", []),
+    (r"gcloud builds triggers describe ", [("cloudbuild.builds.get", "project $PROJECT")]),
+    (r"gcloud builds repositories describe ", [("cloudbuild.repositories.get", "connection $CONNECTION")]),
+    (r"gcloud builds connections describe ", [("cloudbuild.connections.get", "connection $CONNECTION")]),
+    (
+        r"gcloud builds submit .*--service-account=",
+        [
+            ("cloudbuild.builds.create", "project $PROJECT"),
+            ("iam.serviceAccounts.actAs", "service account $BUILD_SA"),
+            ("storage.buckets.get", "bucket $TEMPLATES"),  # the source is uploaded where --gcs-source-staging-dir says
+            ("storage.objects.create", "bucket $TEMPLATES"),
+        ],
+    ),
+    (
+        r"gcloud pubsub subscriptions seek transacoes-dead-letter-smoke ",
+        [("pubsub.subscriptions.consume", SMOKE_SUBSCRIPTION)],
+    ),
+    (r"cbt .* read transacoes ", [("bigtable.tables.readRows", "instance $INSTANCE")]),
+]
+SMOKE_WAIT: list[Need] = [  # step 7 runs no command: the observer scans the table and pulls its subscription
+    ("bigtable.tables.readRows", "instance $INSTANCE"),
+    ("pubsub.subscriptions.consume", SMOKE_SUBSCRIPTION),
+]
+OPERATOR_SECTIONS = {
+    "docs/deploy.md": {
+        "Run the stream",
+        "Backfill CSV files",
+        "Update the stream, drain it",
+        "First deployment: `deploy/smoke`",
+        "Run the producer",
+        "Streaming mode and Streaming Engine",
+    },
+    "docs/operate.md": {"Dead letters: look, then replay"},
+}
+ADMIN_SECTIONS = {  # the project's set-up and the maintainers' chores, run by whoever owns the project
+    "docs/deploy.md": {
+        "Set-up as code: Pulumi",
+        "One-time set-up",
+        "Build on a tag",
+        "Reproducible images",
+    },
+    "docs/operate.md": set(),
+}
+
+
+def sections_with_commands(document: str) -> dict[str, list[str]]:
+    """Heading -> the shell commands of its ``sh`` blocks (continuation lines joined)."""
+    found: dict[str, list[str]] = {}
+    heading, in_code, block = "", False, []
+    for line in (ROOT / document).read_text().splitlines():
+        if line.startswith("```"):
+            if in_code and block:
+                joined = re.sub(r"\\\n\s*", " ", "\n".join(block))
+                found.setdefault(heading, []).extend(
+                    c.strip() for c in joined.splitlines() if c.strip() and not c.strip().startswith("#")
+                )
+            in_code, block = line.startswith("```sh") and not in_code, []
+        elif in_code:
+            block.append(line)
+        elif line.startswith("#"):
+            heading = line.lstrip("#").strip()
+    return found
+
+
+def needs_of(command: str) -> list[Need]:
+    command = re.sub(r"\s+#.*$", "", command)
+    for pattern, needs in OPERATOR_COMMANDS:
+        if re.match(pattern, command):
+            return needs
+    raise AssertionError(f"no entry says what this operator command needs: {command}")
+
+
+def held(permission: str, on: str) -> list[str]:
+    """The operator's grants that hold ``permission`` on ``on`` (a grant on the project holds it on
+    everything in the project: IAM policies are inherited)."""
+    return [
+        f"{g['role']} on {g['on']}"
+        for g in GRANTS["grant"]
+        if g["member"] == "operator"
+        and g["on"] in {on, "project $PROJECT"}
+        and permission in ROLES[g["role"]]["permissions"]
+    ]
+
+
+def test_every_section_with_commands_is_the_operators_or_the_admins():
+    for document, operator in OPERATOR_SECTIONS.items():
+        sections = set(sections_with_commands(document))
+        assert sections == operator | ADMIN_SECTIONS[document], (
+            document,
+            sections ^ (operator | ADMIN_SECTIONS[document]),
+        )
+
+
+def operator_commands() -> list[str]:
+    commands = [
+        c
+        for d, names in OPERATOR_SECTIONS.items()
+        for n, cs in sections_with_commands(d).items()
+        if n in names
+        for c in cs
+    ]
+    printed = subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "smoke"), "--print", "--project=p", "--region=r", "--instance=i",
+         "--templates-bucket=b", "--temp-bucket=t", "--service-account=s@p.iam.gserviceaccount.com",
+         "--build-service-account=b@p.iam.gserviceaccount.com"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    return commands + [line for line in printed.stdout.splitlines() if not line.startswith("# ")]
+
+
+@pytest.mark.parametrize("command", operator_commands(), ids=lambda c: " ".join(c.split()[:4])[:60])
+def test_every_operator_command_in_the_docs_is_allowed_by_the_operators_grants(command):
+    """docs/deploy.md and docs/operate.md ask the operator to launch, update and drain the stream, run
+    a backfill, inspect and replay dead letters, run the producer on Cloud Run and run
+    ``deploy/smoke``; each command's permissions (the table above, from Google's pages for each
+    call) must be held through grants.toml's roles, as roles.toml records them."""
+    for permission, on in needs_of(command):
+        assert held(permission, on), f"the operator lacks {permission} on {on} for: {command}"
+
+
+def test_what_the_smoke_waits_on_is_allowed_too():
+    for permission, on in SMOKE_WAIT:
+        assert held(permission, on), f"the operator lacks {permission} on {on}"
+
+
+def test_the_operator_check_is_not_vacuous():
+    assert needs_of("transacoes-deadletters replay --subscription=$DL --topic=x") and needs_of(
+        "gcloud run jobs create transacoes-producer --image=$PRODUCER"
+    )
+    assert not held("pubsub.subscriptions.consume", "subscription transacoes-pipeline"), "the job's, not the operator's"
+    with pytest.raises(AssertionError, match="no entry"):
+        needs_of("gcloud projects delete $PROJECT")

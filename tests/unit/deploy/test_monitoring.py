@@ -4,9 +4,10 @@ and read the way Google documents those metrics.
 
 Dataflow exports each Beam counter as ``dataflow.googleapis.com/job/user_counter`` with the label
 ``metric_name``: a GAUGE of the running total, sampled every 60 s and visible up to 240 s later
-(https://cloud.google.com/monitoring/api/metrics_gcp_d_h#gcp-dataflow). A distribution becomes
-``<name>_MEAN``, ``_MIN``, ``_MAX`` and ``_COUNT`` over the job's life (Beam's
-``runners/dataflow/dataflow_metrics.py``). In PromQL, which Cloud Monitoring runs at Prometheus
+(https://cloud.google.com/monitoring/api/metrics_gcp_d_h#gcp-dataflow). Only counters are read: the
+``<name>_MEAN``/``_MIN``/``_MAX``/``_COUNT`` figures of a distribution are names of Dataflow's
+``getMetrics`` API (Beam's ``runners/dataflow/dataflow_metrics.py`` reads them there), not labels
+Cloud Monitoring is documented to carry. In PromQL, which Cloud Monitoring runs at Prometheus
 2.44's level (https://cloud.google.com/stackdriver/docs/managed-prometheus/promql-differences),
 ``rate``/``irate``/``increase`` are for counters and ``delta``/``deriv`` for gauges
 (https://prometheus.io/docs/prometheus/latest/querying/functions/). The queries are read with
@@ -97,10 +98,8 @@ def metric_names_used(text: str) -> set[str]:
 
 
 def is_exported_by_the_job(name: str) -> bool:
+    """A counter of ours, or a counter family's ``<prefix>.+``: never a distribution's getMetrics name."""
     if name in metrics.COUNTERS:
-        return True
-    base, _, suffix = name.rpartition("_")
-    if base in metrics.DISTRIBUTIONS and suffix in {"MEAN", "MIN", "MAX", "COUNT"}:
         return True
     return any(name == re.escape(prefix) + ".+" or name == prefix + ".+" for prefix in metrics.PREFIXES)
 
@@ -213,9 +212,12 @@ def test_the_freshness_tile_is_the_mean_of_the_rows_written_in_its_window():
     assert (f_sum, f_count) == ("delta", "delta")
     assert sum_window == count_window
     assert metric_name_of(sum_selector) == metrics.WRITE_FRESHNESS_MS_SUM
-    assert metric_name_of(count_selector) == metrics.WRITE_FRESHNESS_MS + "_COUNT"
-    dashboard = DASHBOARD.read_text()
-    assert "write_freshness_ms_MAX" not in dashboard and "write_freshness_ms_MEAN" not in dashboard
+    # The count is a plain counter the sink writes itself (the rows whose freshness the sum adds):
+    # ``write_freshness_ms_COUNT`` is a name of Dataflow's getMetrics API, not of Cloud Monitoring.
+    assert metric_name_of(count_selector) == "write_freshness_count" == metrics.WRITE_FRESHNESS_COUNT
+    assert metrics.WRITE_FRESHNESS_COUNT in metrics.COUNTERS
+    used = metric_names_used(DASHBOARD.read_text())
+    assert not [name for name in used if re.search(r"_(MAX|MEAN|MIN|COUNT)$", name)], "a getMetrics name"
 
 
 def delays_documented() -> dict[str, tuple[str, str]]:
@@ -249,3 +251,70 @@ def test_every_alert_says_how_late_it_fires_with_its_metrics_documented_delays(p
         if promql:
             assert promql["duration"] == "0s", "the 10-minute window is the smoothing; a duration only adds delay"
             assert promql["evaluationInterval"] == "60s"
+
+
+# What the notifications say.
+
+POLICY_VARIABLES = {"condition.name", "condition.display_name", "policy.name", "policy.display_name", "project"}
+"""Documentation variables about the policy itself, which every notification fills in; the label
+variables (``metric.label.KEY``, ``resource.label.KEY``, ``resource.project``, ``metadata.*``) take
+the value of the time series that fired, and are "subject to grouping"
+(https://cloud.google.com/monitoring/alerts/doc-variables#doc-vars): a label an aggregation drops
+renders empty."""
+
+
+def labels_kept(query: str) -> set[str]:
+    """The labels a PromQL condition's result still carries: only those its outer aggregation
+    groups by (``sum by (a)``); a bare ``sum`` or a ratio of sums keeps none."""
+    expression = promql_parser.parse(query)
+    while isinstance(expression, promql_parser.BinaryExpr | promql_parser.ParenExpr):
+        expression = expression.lhs if isinstance(expression, promql_parser.BinaryExpr) else expression.expr
+    if isinstance(expression, promql_parser.AggregateExpr):
+        modifier = expression.modifier
+        return set(modifier.labels) if modifier is not None and str(modifier.type).endswith("By") else set()
+    return {"*"}
+
+
+@pytest.mark.parametrize("path", ALERTS, ids=lambda p: p.name)
+def test_every_documentation_variable_survives_the_conditions_aggregation(path):
+    policy = json.loads(path.read_text())
+    variables = set(re.findall(r"\$\{([^}]+)\}", policy["documentation"]["content"]))
+    for variable in variables - POLICY_VARIABLES:
+        key = variable.rpartition(".")[2]
+        for condition in policy["conditions"]:
+            promql = condition.get("conditionPrometheusQueryLanguage")
+            kept = labels_kept(promql["query"]) if promql else {"*"}
+            assert "*" in kept or key in kept, f"{path.name}: ${{{variable}}} renders empty after the aggregation"
+    if path.name == "dead-letters.json":
+        assert variables == {"project"}, "the commands name the project the policy lives in"
+
+
+def test_the_aggregated_dead_letter_condition_keeps_no_label():
+    """The check above is not vacuous: the dead-letter ratio is a ratio of bare sums."""
+    [condition] = json.loads((ROOT / "deploy" / "monitoring" / "alerts" / "dead-letters.json").read_text())[
+        "conditions"
+    ]
+    assert labels_kept(condition["conditionPrometheusQueryLanguage"]["query"]) == set()
+    assert labels_kept('sum by (job_id) (delta(x{a="b"}[10m]))') == {"job_id"}
+
+
+@pytest.mark.parametrize("path", ALERTS, ids=lambda p: p.name)
+def test_every_place_an_alert_points_at_exists(path):
+    """A notification names the document section or command to use: each must be where it says."""
+    content = json.loads(path.read_text())["documentation"]["content"]
+    for document, heading in re.findall(r"(docs/[a-z-]+\.md), \"([^\"]+)\"", content):
+        headings = re.findall(r"^#+ (.+)$", (ROOT / document).read_text(), re.M)
+        assert heading in headings, f"{path.name} points at {document}, {heading!r}, which has no such section"
+    for command in re.findall(r"README's `([^`]+)`", content):
+        assert command in (ROOT / "README.md").read_text(), f"{path.name}: the README has no `{command}`"
+    for output in re.findall(r"pulumi stack output (\w+)", content):
+        assert f'"{output}":' in (ROOT / "deploy" / "infra" / "program.py").read_text(), output
+
+
+def test_no_promql_data_set_has_a_legend_template_that_interpolates():
+    """A PromQL series' labels are PromQL's (``metric_name``), not the ``metric.labels.*`` a legend
+    template interpolates for a filter; unverified offline, so no PromQL data set relies on one."""
+    for tile in json.loads(DASHBOARD.read_text())["mosaicLayout"]["tiles"]:
+        for data_set in tile["widget"]["xyChart"]["dataSets"]:
+            if "prometheusQuery" in data_set["timeSeriesQuery"]:
+                assert "${" not in data_set.get("legendTemplate", ""), tile["widget"]["title"]

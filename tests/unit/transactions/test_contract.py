@@ -4,7 +4,7 @@ import orjson
 import pytest
 
 from tests.messages import encode, invalid_messages, valid_record
-from transactions.contract import MAX_MESSAGE_BYTES, InvalidMessage, parse_transaction
+from transactions.contract import MAX_MESSAGE_BYTES, USER_ID_RULE, InvalidMessage, is_valid_user_id, parse_transaction
 from transactions.formats import format_cents
 
 
@@ -124,7 +124,41 @@ def test_discount_is_stored_as_shortest_exact_text():
 
 
 def test_unknown_fields_are_ignored_for_forward_compatibility():
-    parse_transaction(encode(valid_record(0, coupon="XMAS")))
+    """A later producer's extra fields change nothing: the same transaction as without them."""
+    plain = parse_transaction(encode(valid_record(0)))
+    assert parse_transaction(encode(valid_record(0, coupon="XMAS"))) == plain
+    assert parse_transaction(encode(valid_record(0, coupon={"code": "XMAS"}, channel=None, user="x#y"))) == plain
+
+
+@pytest.mark.parametrize(
+    ("user_id", "valid"),
+    [
+        ("02428050", True),
+        ("u" * 64, True),
+        ("ação ☃", True),
+        ("", False),
+        ("u" * 65, False),
+        ("a#b", False),
+        ("tab\there", False),
+        ("nul\x00", False),
+        ("del\x7f", False),
+        ("c1\x85", False),
+        (2428050, False),
+        (["u1"], False),
+    ],
+)
+def test_the_user_id_rule_is_one_public_function(user_id, valid):
+    """``is_valid_user_id`` is the rule ``validate_record`` applies (and the lookup tool too)."""
+    assert is_valid_user_id(user_id) is valid
+    record = valid_record(0, user_id=user_id)
+    if valid:
+        assert parse_transaction(encode(record)).user_id == user_id
+    else:
+        error = reject(record)
+        assert (error.reason, error.detail.split(", got ")[0]) == (
+            "bad_user_id",
+            f"expected a string of {USER_ID_RULE}",
+        )
 
 
 def test_ids_stay_strings():

@@ -78,4 +78,5 @@ def test_a_line_that_is_not_utf8_is_that_lines_bad_row_and_the_reader_goes_on(tm
     )
     items = list(read_rows(path))
     assert [type(i).__name__ for i in items] == ["BadRow", "SaleRow"]
-    assert items[0].position == 2 and items[0].problem.startswith("unreadable:")
+    bad = items[0]
+    assert isinstance(bad, BadRow) and bad.position == 2 and bad.problem.startswith("unreadable:")

@@ -3,8 +3,9 @@
 import pytest
 
 from tests.messages import BASE_EVENT_MS, encode, event_time, valid_record
-from transactions.contract import parse_transaction
-from transactions.layout import QUALIFIERS, RowKey, parse_row_key, row_key, user_prefix
+from tests.rows import Source
+from transactions.contract import Transaction, parse_transaction
+from transactions.layout import CELLS, QUALIFIERS, CellValues, RowKey, parse_row_key, row_key, user_prefix
 from transactions_pipeline.rows import to_row
 
 
@@ -34,7 +35,8 @@ def test_prefix_of_one_user_does_not_match_another():
 
 def test_cells_and_timestamp():
     record = valid_record(0, event_time=event_time(BASE_EVENT_MS))
-    row = to_row(parse_transaction(encode(record)), source="message")
+    message = Source(encode(record), {})
+    row = to_row(parse_transaction(message.data), source=message)
     assert row.row_key == b"02428050#8235030767923#test:000000"
     assert row.timestamp_micros == BASE_EVENT_MS * 1000
     assert tuple(q for q, _ in row.cells) == QUALIFIERS
@@ -47,7 +49,14 @@ def test_cells_and_timestamp():
         b"payment": b"UPI",
         b"purchase_date": b"2024-01-01",
     }
-    assert row.source == "message"
+    assert row.source is message
+
+
+def test_the_cells_type_names_exactly_the_fields_the_cells_are_read_from():
+    """``cells`` reads ``CELLS``' fields; :class:`CellValues` types them (without importing the contract)."""
+    typed = {name for name, member in vars(CellValues).items() if isinstance(member, property)}
+    assert typed == {field for _, field in CELLS}
+    assert typed <= set(Transaction._fields)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from google.api_core import exceptions as api_exceptions
 from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 
 from tests.bigtable_senders import generated_sender
+from tests.rows import row_of
 from transactions_pipeline.bigtable_writer import (
     BatchLimits,
     BigtableBatchWriter,
@@ -21,7 +22,6 @@ from transactions_pipeline.bigtable_writer import (
     RetryPolicy,
     status_name,
 )
-from transactions_pipeline.rows import BigtableRow
 from transactions_wire.bigtable import encode_entry
 
 TARGET = BigtableTarget("local-project", "local-instance", "transacoes", "dados")
@@ -31,10 +31,7 @@ POLICY = RetryPolicy(
 
 
 def rows(n: int) -> list:
-    return [
-        encode_entry(BigtableRow(f"u#{i:013d}#t{i}".encode(), ((b"price", b"1.00"),), 1000, None), "dados")
-        for i in range(n)
-    ]
+    return [encode_entry(row_of(f"u#{i:013d}#t{i}".encode(), ((b"price", b"1.00"),), 1000), "dados") for i in range(n)]
 
 
 class ScriptedBigtable:

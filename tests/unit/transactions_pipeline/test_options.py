@@ -130,8 +130,10 @@ def test_the_job_gets_the_streaming_direct_runner_even_without_streaming_flag(mo
     from transactions_pipeline import pipeline
 
     monkeypatch.setattr(pipeline, "build_pipeline", lambda p, config: None)
-    monkeypatch.setattr(pipeline.beam.Pipeline, "run", lambda self: self.options)
-    options = pipeline.run(PipelineOptions(["--runner=DirectRunner"]), config=config_of(*GOOD))
+    ran: list[PipelineOptions] = []
+    monkeypatch.setattr(pipeline.beam.Pipeline, "run", lambda self: ran.append(self.options))
+    pipeline.run(PipelineOptions(["--runner=DirectRunner"]), config=config_of(*GOOD))
+    [options] = ran
     assert options.view_as(StandardOptions).streaming is True
     assert options.view_as(StandardOptions).runner == "BundleBasedDirectRunner"
 
@@ -140,8 +142,10 @@ def test_a_backfill_is_a_batch_job_on_the_fn_api_runner_even_with_streaming_flag
     from transactions_pipeline import pipeline
 
     monkeypatch.setattr(pipeline, "build_pipeline", lambda p, config: None)
-    monkeypatch.setattr(pipeline.beam.Pipeline, "run", lambda self: self.options)
+    ran: list[PipelineOptions] = []
+    monkeypatch.setattr(pipeline.beam.Pipeline, "run", lambda self: ran.append(self.options))
     config = config_of(*BACKFILL, "--input_file=data/sample_transactions.csv")
-    options = pipeline.run(PipelineOptions(["--runner=DirectRunner", "--streaming"]), config=config)
+    pipeline.run(PipelineOptions(["--runner=DirectRunner", "--streaming"]), config=config)
+    [options] = ran
     assert options.view_as(StandardOptions).streaming is False
     assert options.view_as(StandardOptions).runner == "FnApiRunner"

@@ -32,7 +32,7 @@ def test_parse_and_validate_tags_each_record_as_a_row_or_a_dead_letter_with_its_
     ]
     expected_rows = [
         (row.row_key, row.cells, row.timestamp_micros)
-        for row in (to_row(parse_transaction(encode(r)), None) for r in records)
+        for row in (to_row(parse_transaction(message.data), message) for message in messages[: len(records)])
     ]
     expected_letters = [(data, stage, reason, f"bad-{i}") for i, (data, stage, reason) in enumerate(invalid)]
 

@@ -14,6 +14,7 @@ from apache_beam.testing import test_stream
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
+from tests.rows import NO_SOURCE
 from transactions import rollup_layout
 from transactions.contract import Transaction
 from transactions.formats import format_cents
@@ -34,7 +35,7 @@ def row(transaction_id: str, event_ms: int, final_price: str = "10.00", user="u1
     transaction = Transaction(
         transaction_id, user, "P1", category, final_price, "0", final_price, "UPI", "2025-12-05", event_ms, cents
     )
-    return to_row(transaction, None)
+    return to_row(transaction, NO_SOURCE)
 
 
 def arriving(element: BigtableRow, arrival_ms: int) -> TimestampedValue:
@@ -205,3 +206,37 @@ def test_rollup_keys_read_back_from_the_right(category):
     key = rollup_layout.rollup_key(rollup_layout.CATEGORY_MINUTE, category, T0)
     assert key == f"category#{category}#202512052120".encode()
     assert rollup_layout.parse_rollup_key(key) == (rollup_layout.CATEGORY_MINUTE, category, T0)
+
+
+_KEYED: list[tuple[bytes, dict]] = []
+
+
+def _record_keyed(firing: RollupFiring) -> None:
+    with _LOCK:
+        _KEYED.append((firing.key, firing.sales))
+
+
+def test_a_backfill_keyed_by_window_gives_each_window_its_transactions_once():
+    """A backfill keys its totals by window instead of windowing them (no trigger machinery):
+    300 sales over 5 users, 3 categories, 2 days and 7 minutes, 40 of them written twice, give
+    one firing per window holding exactly its transactions (the sets the test makes itself)."""
+    rows = [
+        row(f"t{i}", T0 + (i % 2) * 86_400_000 + (i % 7) * MINUTE_MS + i, f"{i % 50}.25", f"u{i % 5}", f"c{i % 3}")
+        for i in range(300)
+    ]
+    expected: dict[bytes, dict[str, int]] = {}
+    for r in rows:
+        sale = r.sale
+        for rollup, name in ((rollup_layout.CATEGORY_MINUTE, sale.category), (rollup_layout.USER_DAY, sale.user_id)):
+            key = rollup_layout.rollup_key(rollup, name, rollup_layout.window_start_ms(rollup, sale.event_time_ms))
+            expected.setdefault(key, {})[sale.transaction_id] = sale.cents
+    written = [((r.sale, None),) for r in rows]
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    firings = rollup_rows(
+        pipeline | beam.Create(written + written[:40]), streaming=False, allowed_lateness_seconds=3600
+    )
+    firings | beam.Map(_record_keyed)
+    _KEYED.clear()
+    pipeline.run().wait_until_finish()
+    assert len(expected) == 5 * 2 + 3 * 2 * 7
+    assert sorted(_KEYED) == sorted(expected.items())

@@ -9,6 +9,8 @@ emulator by ``tests/integration/test_demo.py`` and ``test_rollups_emulator.py``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,42 +26,61 @@ MINUTE_MS = 1_764_969_180_000  # 2025-12-05T21:13:00Z
 
 @dataclass
 class Cell:
+    family: str
+    qualifier: bytes
     value: bytes
 
 
 @dataclass
 class Row:
     row_key: bytes
-    cells: dict[str, dict[bytes, list[Cell]]]
+    cells: list[Cell]
 
 
 @dataclass
 class FakeTable:
-    """What ``Table.read_rows`` gives back, scripted; each call's arguments are kept."""
+    """What the data client's ``Table.read_rows`` gives back, scripted: rows, or an exception
+    (``raises``) for as many calls as it is given; each call's arguments are kept."""
 
     rows: list[Row]
     calls: list[dict[str, Any]] = field(default_factory=list)
+    raises: list[Exception] = field(default_factory=list)
 
-    def read_rows(self, **kwargs: Any) -> list[Row]:
-        self.calls.append(kwargs)
+    def read_rows(self, query: Any, **kwargs: Any) -> list[Row]:
+        self.calls.append({"query": query, **kwargs})
+        if self.raises:
+            raise self.raises.pop(0)
         return self.rows
+
+
+class Opened:
+    """``lookup.open_table``'s stand-in: the fake table, and the names it was opened with."""
+
+    def __init__(self, table: FakeTable) -> None:
+        self.table = table
+        self.names: list[tuple[str, ...]] = []
+
+    @contextmanager
+    def __call__(self, *names: str) -> Iterator[FakeTable]:
+        self.names.append(names)
+        yield self.table
 
 
 def transaction_row(user_id: str, event_ms: int, transaction_id: str, category: str = "Books") -> Row:
     values = [b"P1", category.encode(), b"332.00", b"10", b"298.80", b"UPI", b"2024-01-01"]
-    return Row(
-        layout.row_key(user_id, event_ms, transaction_id),
-        {layout.FAMILY: {q: [Cell(v)] for q, v in zip(layout.QUALIFIERS, values, strict=True)}},
-    )
+    old = [Cell(layout.FAMILY, q, b"an older version") for q in layout.QUALIFIERS]
+    newest = [Cell(layout.FAMILY, q, v) for q, v in zip(layout.QUALIFIERS, values, strict=True)]
+    cells = [cell for pair in zip(newest, old, strict=True) for cell in pair]  # newest first in each column
+    return Row(layout.row_key(user_id, event_ms, transaction_id), cells)
 
 
 def rollup_row(rollup: rollup_layout.Rollup, name: str, start_ms: int, count: int, cents: int) -> Row:
-    cells = {q: [Cell(v)] for q, v in rollup_layout.cells(rollup, count, cents)}
-    return Row(rollup_layout.rollup_key(rollup, name, start_ms), {rollup_layout.FAMILY: cells})
+    cells = [Cell(rollup_layout.FAMILY, q, v) for q, v in rollup_layout.cells(rollup, count, cents)]
+    return Row(rollup_layout.rollup_key(rollup, name, start_ms), cells)
 
 
 def ranges(call: dict[str, Any]) -> list[tuple[bytes, bytes]]:
-    return [(r.start_key, r.end_key) for r in call["row_set"].row_ranges]
+    return [(r.start_key, r.end_key) for r in call["query"].row_ranges]
 
 
 def exit_code(argv: list[str]) -> int:
@@ -132,13 +153,20 @@ def test_a_users_transactions_are_one_prefix_scan_newest_first(monkeypatch, caps
     table = FakeTable(
         [transaction_row("u1", EVENT_MS + 1000, "t:2"), transaction_row("u1", EVENT_MS, "t:1", category="Toys")]
     )
-    opened: list[tuple[str, ...]] = []
-    monkeypatch.setattr(lookup, "open_table", lambda *names: opened.append(names) or table)
+    opened = Opened(table)
+    monkeypatch.setattr(lookup, "open_table", opened)
     assert lookup.main(["u1", "--limit", "2", "--project", "my-project", "--instance", "inst-1", "--json"]) == 0
-    assert opened == [("my-project", "inst-1", "transacoes")]
+    assert opened.names == [("my-project", "inst-1", "transacoes")]
     [call] = table.calls
     assert ranges(call) == [(b"u1#", b"u1$")]
-    assert call["limit"] == 2
+    assert call["query"].limit == 2
+    assert (call["operation_timeout"], call["attempt_timeout"]) == (20.0, 10.0)
+    assert {error.__name__ for error in call["retryable_errors"]} == {
+        "ServiceUnavailable",
+        "ResourceExhausted",
+        "DeadlineExceeded",
+        "Aborted",
+    }
     document = json.loads(capsys.readouterr().out)
     assert document["user_id"] == "u1"
     assert document["transactions"][1] == {
@@ -167,7 +195,7 @@ def test_a_rollups_windows_keep_only_that_name_newest_first():
     )
     found = lookup.rollup_windows(table, rollup, "Books", 2, MINUTE_MS + 60_000 + 59_999)
     assert ranges(table.calls[0]) == [(b"category#Books#202512052113", b"category#Books#202512052114\x00")]
-    assert table.calls[0]["filter_"] == lookup.totals_only()
+    assert table.calls[0]["query"].filter == lookup.totals_only()
     assert found == [
         {
             "count": "1",
@@ -251,3 +279,21 @@ def test_until_out_of_range_or_malformed_is_an_error(text):
 def test_display_time_is_utc_with_milliseconds():
     assert lookup.display_time(EVENT_MS) == "2025-12-05 21:13:52.076"
     assert lookup.display_time(0) == "1970-01-01 00:00:00.000"
+
+
+def test_a_cluster_busy_past_the_timeout_is_one_line_with_the_code_and_the_time(monkeypatch, capsys):
+    """The data client gives up with DEADLINE_EXCEEDED, caused by the attempts' errors: the line
+    names the code the cluster kept answering, not the deadline, and how long it was tried."""
+    from google.api_core import exceptions as api_exceptions
+    from google.cloud.bigtable.data.exceptions import RetryExceptionGroup
+
+    busy: list[Exception] = [api_exceptions.ResourceExhausted("the cluster is overloaded")] * 3
+    gave_up = api_exceptions.DeadlineExceeded("operation_timeout of 2.0s exceeded")
+    gave_up.__cause__ = RetryExceptionGroup(busy)
+    table = FakeTable([], raises=[gave_up])
+    monkeypatch.setattr(lookup, "open_table", Opened(table))
+    assert lookup.main(["u1", "--timeout", "2"]) == 1
+    line = one_clean_line(capsys.readouterr().err, 400)
+    assert line.startswith("error: Bigtable kept answering RESOURCE_EXHAUSTED for 0s (3 attempts; the last: ")
+    assert "the cluster is overloaded" in line and line.endswith("try again, or give more --timeout")
+    assert table.calls[0]["operation_timeout"] == 2.0

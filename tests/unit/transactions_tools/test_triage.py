@@ -35,6 +35,7 @@ from transactions_tools.triage import NAMED_OPTIONS, build_parser, main
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(argv, message, capsys):
+    code: int | str | None
     try:
         code = main(argv)
     except SystemExit as stop:  # argparse's own checks (the numbers' ranges)

@@ -4,6 +4,7 @@ import pytest
 from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 from google.cloud.bigtable_v2.types import data as data_types
 
+from tests.rows import row_of
 from transactions_pipeline.rows import BigtableRow
 from transactions_wire.bigtable import encode_entry, mutate_rows_request_bytes
 
@@ -26,20 +27,17 @@ def library_entry(row: BigtableRow, family: str):
 
 
 ROWS = [
-    BigtableRow(
+    row_of(
         b"02428050#8235030767923#r:0:2",
         ((b"price", b"332.00"), (b"category", b"Home & Kitchen")),
         1_764_969_232_076_000,
-        None,
     ),
-    BigtableRow(b"u" * 300, ((b"q" * 200, b"v" * 20_000), (b"empty", b"")), 0, None),  # multi-byte lengths
-    BigtableRow("usuário#0000000000000#ação".encode(), ((b"payment", "Cartão".encode()),), 9_999_999_999_999_000, None),
-    BigtableRow(b"k", (), 1000, None),  # no cells
-    BigtableRow(
-        b"u#1#t", ((b"price", b"v" * 100), (b"category", b"v" * 101)), 1000, None
-    ),  # across the fast path's edge
-    BigtableRow(b"k" * 127, ((b"q", b"v"),), 5, None),
-    BigtableRow(b"k" * 128, ((b"q", b"v"),), 5, None),
+    row_of(b"u" * 300, ((b"q" * 200, b"v" * 20_000), (b"empty", b"")), 0),  # multi-byte lengths
+    row_of("usuário#0000000000000#ação".encode(), ((b"payment", "Cartão".encode()),), 9_999_999_999_999_000),
+    row_of(b"k", (), 1000),  # no cells
+    row_of(b"u#1#t", ((b"price", b"v" * 100), (b"category", b"v" * 101)), 1000),  # across the fast path's edge
+    row_of(b"k" * 127, ((b"q", b"v"),), 5),
+    row_of(b"k" * 128, ((b"q", b"v"),), 5),
 ]
 
 
@@ -64,12 +62,12 @@ def test_request_of_encoded_entries(app_profile):
 
 def test_negative_timestamps_are_refused():
     with pytest.raises(ValueError, match="negative"):
-        encode_entry(BigtableRow(b"k", ((b"q", b"v"),), -1, None), "dados")
+        encode_entry(row_of(b"k", ((b"q", b"v"),), -1), "dados")
 
 
 @pytest.mark.parametrize("size", range(0, 140))
 def test_every_value_length_around_the_one_byte_fast_path_encodes_exactly(size):
-    row = BigtableRow(
-        b"02428050#8235030767923#r:0:2", ((b"category", b"c" * size), (b"price", b"1.00")), 1_764_969_232_076_000, None
+    row = row_of(
+        b"02428050#8235030767923#r:0:2", ((b"category", b"c" * size), (b"price", b"1.00")), 1_764_969_232_076_000
     )
     assert encode_entry(row, "dados") == library_entry(row, "dados").SerializeToString(deterministic=True)
