@@ -10,7 +10,10 @@ import pytest
 
 from benchmarks import backfill, curve, workloads
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("backfill-scale")]  # tests/conftest.py, "Parallel workers"
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.xdist_group("backfill-scale"),
+]  # tests/conftest.py, "Parallel workers"
 
 SMALL, LARGE = 10_000, 100_000  # the large file (6 MB) is cut into ranges of about 2.5 MB
 

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("shared-topics")]  # tests/conftest.py, "Parallel workers"
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.xdist_group("shared-topics"),
+]  # tests/conftest.py, "Parallel workers"
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = (
     "transform (per core)",

@@ -10,7 +10,10 @@ import pytest
 
 from tests.output import first_group
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("shared-topics")]  # tests/conftest.py, "Parallel workers"
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.xdist_group("shared-topics"),
+]  # tests/conftest.py, "Parallel workers"
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -36,7 +36,10 @@ from tests.messages import attributes_of, encode, invalid_messages, valid_record
 from transactions_pipeline.parameters import BACKFILL, STREAM
 from transactions_tools import template_metadata
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("template-image")]  # tests/conftest.py, "Parallel workers"
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.xdist_group("template-image"),
+]  # tests/conftest.py, "Parallel workers"
 ROOT = Path(__file__).resolve().parents[2]
 METADATA = {template: json.loads((ROOT / name).read_text()) for template, name in template_metadata.FILES.items()}
 

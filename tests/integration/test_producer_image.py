@@ -9,7 +9,10 @@ import pytest
 
 from tests.images import ROOT, copy_sources, locked_environment, run
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("producer-image")]  # tests/conftest.py, "Parallel workers"
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.xdist_group("producer-image"),
+]  # tests/conftest.py, "Parallel workers"
 
 
 @pytest.fixture(scope="module")
