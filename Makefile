@@ -49,13 +49,13 @@ STAGE = t=$$(date +%s); echo "== stage $(1)"; $(2) || exit $$?; echo "== stage $
 test: $(STAMP)
 	@$(call STAGE,lint and types,$(MAKE) --no-print-directory lint)
 	@$(call STAGE,unit,$(BIN)/pytest -m "not integration" -n 2 -q)
-	@$(call STAGE,integration,$(WITH_EMULATORS) $(BIN)/pytest -m integration -n $(WORKERS) --dist loadgroup)
+	@$(call STAGE,integration,$(WITH_EMULATORS) $(BIN)/pytest -m integration -n $(WORKERS) --dist loadgroup --durations=15)
 
 unit: $(STAMP)
 	$(BIN)/pytest -m "not integration" -n 2 -q
 
 integration: $(STAMP)
-	$(WITH_EMULATORS) $(BIN)/pytest -m integration -n $(WORKERS) --dist loadgroup
+	$(WITH_EMULATORS) $(BIN)/pytest -m integration -n $(WORKERS) --dist loadgroup --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -81,7 +81,7 @@ def sizing_basis(results) -> float | None:
     return found[0].cpu_seconds / found[0].rows if found else None
 
 
-def curve_section(args, points, results, chart: Path | None) -> list[str]:
+def curve_section(args, points, results, chart: Path | None, rollups_per_window: float | None = None) -> list[str]:
     if not points:
         return []
     lines = [
@@ -108,9 +108,16 @@ def curve_section(args, points, results, chart: Path | None) -> list[str]:
             f"acknowledging Pub/Sub, Dataflow's per-bundle streaming work; not measured), on "
             f"{curve.SIZING_MACHINE} workers ({curve.SIZING_VCPUS} vCPUs, one vCPU taken as one core of this "
             f"machine) kept at {curve.SIZING_UTILIZATION:.0%} CPU; Bigtable SSD nodes at Google's "
-            f"{curve.SIZING_WRITES_PER_NODE:,} row writes/s per node (1 KB rows):",
+            f"{curve.SIZING_WRITES_PER_NODE:,} row writes/s per node (1 KB rows)"
+            + (
+                f"; with the rollups, {rollups_per_window * 1e6:.0f} µs of CPU per window (measured above, one "
+                f"user-day per row) and two rows written per firing, {curve.SIZING_ROLLUP_FIRINGS_PER_ROW} firings "
+                "per row (a user-day's early and on-time firings):"
+                if rollups_per_window is not None
+                else ":"
+            ),
             "",
-            curve.sizing(basis),
+            curve.sizing(basis, rollups_per_window),
         ]
     return lines
 
@@ -185,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     points: list[curve.Point] = []
     latency_result: dict[str, float] | None = None
     extra_sections: list[str] = []
+    rollups_per_window: float | None = None
     sizes = curve_sizes(args)
     with stack.running(args.log_dir, PROJECT) as emulators, tempfile.TemporaryDirectory() as scratch:
         os.environ.update(emulators.environment())
@@ -203,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             results, points = results + found, points + backfill_points
         if "rollups" in chosen:
             dead_letters = create_topic("bench-rollups-dead-letters")
-            found, rollups_lines = rollups.run(args.rows, args.rounds, work_dir, dead_letters)
+            found, rollups_lines, rollups_per_window = rollups.run(args.rows, args.rounds, work_dir, dead_letters)
             results, extra_sections = results + found, extra_sections + rollups_lines
         if "publish" in chosen:
             results += publish.run(args.messages, args.rounds, create_topic("bench-publish"))
@@ -214,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     print("\n".join(["", *goals_met(results)]))
     chart = curve.plot(points, args.out.with_name("curve.svg")) if points else None
-    section = extra_sections + curve_section(args, points, results, chart)
+    section = extra_sections + curve_section(args, points, results, chart, rollups_per_window)
     print("\n".join(section))
     write_results(args.out, args, results, section, latency_result, elapsed, revision)
     print(f"\nwritten to {args.out} ({elapsed / 60:.1f} min)")

@@ -187,22 +187,43 @@ SIZING_VCPUS = 2
 SIZING_UTILIZATION = 0.7
 SIZING_STREAMING_ALLOWANCE = 2.0
 SIZING_WRITES_PER_NODE = 14_000
+SIZING_ROLLUP_FIRINGS_PER_ROW = 2
+"""A user-day window with one sale fires twice in a stream: early (10 s after the sale) and on
+time (when the day ends). Real sales are nearly one user-day per row (docs/performance.md)."""
 """Bigtable's documented write throughput of one SSD node (1 KB rows; "Understand performance")."""
 
 
-def sizing(cpu_seconds_per_row: float) -> str:
-    """Workers of ``SIZING_MACHINE`` for each rate in ``SIZING_RATES``, from a measured CPU per row."""
+def sizing(cpu_seconds_per_row: float, rollups_cpu_seconds_per_window: float | None = None) -> str:
+    """Workers of ``SIZING_MACHINE`` for each rate in ``SIZING_RATES``, from a measured CPU per row;
+    with the rollups' CPU per window, the same with the rollups at realistic cardinality: every
+    row its own user-day window, which fires ``SIZING_ROLLUP_FIRINGS_PER_ROW`` times in a stream,
+    each firing writing two rows (its set and its totals) and reading one."""
     import math
 
-    per_row = cpu_seconds_per_row * SIZING_STREAMING_ALLOWANCE
     usable = SIZING_VCPUS * SIZING_UTILIZATION
-    lines = [
+    per_row = cpu_seconds_per_row * SIZING_STREAMING_ALLOWANCE
+    header = (
         f"| rows/s | CPU-s/s needed (× {SIZING_STREAMING_ALLOWANCE:g} allowance) | {SIZING_MACHINE} workers "
-        "| Bigtable SSD nodes |",
-        "|---|---|---|---|",
-    ]
+        "| Bigtable SSD nodes |"
+    )
+    rule = "|---|---|---|---|"
+    with_rollups = None
+    if rollups_cpu_seconds_per_window is not None:
+        firings = SIZING_ROLLUP_FIRINGS_PER_ROW
+        with_rollups = (cpu_seconds_per_row + firings * rollups_cpu_seconds_per_window) * SIZING_STREAMING_ALLOWANCE
+        header += " with rollups: CPU-s/s | workers | Bigtable SSD nodes |"
+        rule += "---|---|---|"
+    lines = [header, rule]
     for rate in SIZING_RATES:
         needed = rate * per_row
         workers, nodes = max(1, math.ceil(needed / usable)), max(1, math.ceil(rate / SIZING_WRITES_PER_NODE))
-        lines.append(f"| {rate:,} | {needed:.2f} | {workers} | {nodes} |")
+        line = f"| {rate:,} | {needed:.2f} | {workers} | {nodes} |"
+        if with_rollups is not None:
+            rollups_needed = rate * with_rollups
+            writes = rate * (1 + 2 * SIZING_ROLLUP_FIRINGS_PER_ROW)
+            line += (
+                f" {rollups_needed:.2f} | {max(1, math.ceil(rollups_needed / usable))} "
+                f"| {max(1, math.ceil(writes / SIZING_WRITES_PER_NODE))} |"
+            )
+        lines.append(line)
     return "\n".join(lines)

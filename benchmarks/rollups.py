@@ -56,9 +56,12 @@ def windows_written(table: str) -> int:
     return sum(1 for _ in curve.bigtable_table(rollups_table(table)).read_rows(filter_=keys_only))
 
 
-def run(rows: int, rounds: int, work_dir: Path, dead_letter_topic: str, log=print) -> tuple[list[Result], list[str]]:
-    """The whole-run line of each workload (the goal on one user-day per row), and a section with
-    the rollups' CPU per row and per window and the peak memory of both runs."""
+def run(
+    rows: int, rounds: int, work_dir: Path, dead_letter_topic: str, log=print
+) -> tuple[list[Result], list[str], float]:
+    """The whole-run line of each workload (the goal on one user-day per row), a section with the
+    rollups' CPU per row and per window and the peak memory of both runs, and the rollups' CPU
+    seconds per window at one user-day per row (for the sizing table)."""
     results, table = (
         [],
         [
@@ -95,6 +98,7 @@ def run(rows: int, rounds: int, work_dir: Path, dead_letter_topic: str, log=prin
         )
         log(line)
         table.append(line)
+        per_window = extra_cpu / max(1, windows)
         goal = costs_at_most(GOAL_RATIO) if workload == WORKLOADS[1] else None
         name = f"backfill + rollups, {workload}"
         results.append(Result(name, "backfill without rollups", "with rollups", plain, with_rollups, goal=goal))
@@ -108,4 +112,4 @@ def run(rows: int, rounds: int, work_dir: Path, dead_letter_topic: str, log=prin
         "",
         *table,
     ]
-    return results, section
+    return results, section, per_window

@@ -22,6 +22,29 @@ LOG_DIR = Path(__file__).resolve().parent.parent / ".local" / "logs" / "tests"
 #   builds an image's environment (or a topic) once for the file's tests.
 
 
+SLOWEST_FIRST = (
+    "tests/integration/test_cloudbuild_steps.py",
+    "tests/integration/test_rollups_restarts_emulator.py",
+    "tests/integration/test_launch_contract.py",
+    "tests/integration/test_rollups_chaos_emulator.py",
+    "tests/integration/test_demo.py",
+    "tests/integration/test_benchmarks_smoke.py",
+    "tests/integration/test_rollups_emulator.py",
+    "tests/integration/test_chaos_emulator.py",
+)
+"""The integration files whose tests take a minute or more (``make integration`` prints the
+slowest): collected first, so that parallel workers start them first and the run does not end
+waiting on one long test that began last."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return SLOWEST_FIRST.index(path) if path in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: within a file, and for every other file, the order stays
+
+
 @pytest.fixture(scope="session")
 def emulators(worker_id: str) -> Iterator[stack.Emulators]:
     """Pub/Sub and Bigtable emulators; the clients find them through the environment. ``make test``

@@ -19,6 +19,8 @@ WORKLOADS = (
     "sink: rollups, per row (marginal)",
     "sink: rollups, whole run (reference)",
     "backfill (batch job)",
+    "backfill + rollups, 600 users, one day",
+    "backfill + rollups, one user-day per row",
     "publish: producer",
     "publish: raw gRPC ceiling (reference)",
 )
@@ -65,5 +67,8 @@ def test_every_benchmark_runs_checks_its_rows_and_writes_results(emulators, tmp_
         assert f"| {workload} |" in results
     assert "## Cost curve" in results and "| backfill | ours, 2 processes | 400 |" in results
     assert "## Sizing" in results and (tmp_path / "curve.svg").read_text().startswith("<?xml")
+    assert "## Rollups at two cardinalities" in results
+    assert "| one user-day per row | 400 | 407 | " in results  # every line its user-day, and 7 category-minutes
+    assert "with rollups: CPU-s/s | workers | Bigtable SSD nodes |" in results
     assert "## Streaming latency (local direct runner)" in results and "p99" in results
     assert "- machine: " in results and f"apache-beam {metadata.version('apache-beam')}" in results

@@ -101,8 +101,9 @@ def gates() -> list[str]:
     makefile = (ROOT / "Makefile").read_text()
     commands = []
     for target in ("lint", "unit"):
-        recipe = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
-        commands += [line.strip().removeprefix("$(BIN)/") for line in recipe.splitlines()]
+        recipe = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", makefile, re.M)
+        assert recipe is not None, f"the Makefile has no {target} target with a recipe"
+        commands += [line.strip().removeprefix("$(BIN)/") for line in recipe.group(1).splitlines()]
     return commands
 
 

@@ -6,6 +6,8 @@ test reads what the service would read: step names, the Pub/Sub read, the worker
 image and the job type.
 """
 
+from typing import TYPE_CHECKING, Protocol, cast
+
 import pytest
 from apache_beam.options.pipeline_options import DebugOptions, PipelineOptions, WorkerOptions
 from apache_beam.portability import common_urns
@@ -15,6 +17,9 @@ from transactions import attributes
 from transactions_pipeline import launch, pipeline, rollups
 from transactions_pipeline.options import ConfigError, resolve_config
 from transactions_pipeline.parameters import TEMPLATE_IMAGE_VARIABLE
+
+if TYPE_CHECKING:
+    from apache_beam.runners.dataflow.internal.apiclient import Job
 
 IMAGE = "us-central1-docker.pkg.dev/my-project/dataflow/transacoes-template:v1.0.0"
 SUBSCRIPTION = "projects/my-project/subscriptions/transacoes-pipeline"
@@ -55,9 +60,20 @@ def dataflow_args(*extra: str, image: str | None = IMAGE) -> list[str]:
     ]
 
 
+class DryRunResult(Protocol):
+    """What ``DataflowRunner`` returns for ``--dry_run``: a plain ``PipelineResult`` it sets ``job``
+    on (the request it built and did not send), an attribute ``PipelineResult`` does not declare."""
+
+    job: "Job"
+
+
+def dry_run_job(options: PipelineOptions) -> "Job":
+    return cast(DryRunResult, pipeline.run(options, resolve_config(options))).job
+
+
 def dry_run(args: list[str]):
     options = PipelineOptions(args)
-    job = pipeline.run(options, resolve_config(options)).job
+    job = dry_run_job(options)
     return job, options
 
 
@@ -139,7 +155,7 @@ def test_without_sdk_container_image_the_workers_get_the_image_the_template_imag
     options = PipelineOptions(dataflow_args(f"--input_subscription={SUBSCRIPTION}", image=None))
     launch.choose_worker_image(options)
     assert options.view_as(WorkerOptions).sdk_container_image == IMAGE
-    job = pipeline.run(options, resolve_config(options)).job
+    job = dry_run_job(options)
     assert worker_images(job.proto_pipeline) == {IMAGE}
 
 

@@ -62,7 +62,9 @@ def launches_in_the_docs() -> list[str]:
         for c in shell_commands(DEPLOY_DOC)
         if c.startswith("gcloud dataflow flex-template run") and "streaming_mode_at_least_once" not in c
     ]
-    mapping = re.search(r"`(--transform-name-mappings=[^`]+)`\s+added to the command above", DEPLOY_DOC).group(1)
+    mapping_match = re.search(r"`(--transform-name-mappings=[^`]+)`\s+added to the command above", DEPLOY_DOC)
+    assert mapping_match is not None, "docs/deploy.md gives no `--transform-name-mappings=...` to add to the update"
+    mapping = mapping_match.group(1)
     [update] = [c for c in launches if "--update" in c]
     return [*launches, f"{update} {mapping}"]
 

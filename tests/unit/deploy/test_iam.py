@@ -114,9 +114,14 @@ RESOURCE_OF_COMMAND = {
 def test_the_docs_commands_bind_exactly_the_grants():
     bound = []
     for command in re.findall(r"^bind (.+)$", IAM_DOC, re.M):
-        group, resource = re.match(r"([a-z-]+(?: [a-z-]+)?) add-iam-policy-binding (\S+)", command).groups()
-        member = re.search(r"--member=(\S+)", command).group(1)
-        role = re.search(r"--role=(\S+)", command).group(1)
+        binding = re.match(r"([a-z-]+(?: [a-z-]+)?) add-iam-policy-binding (\S+)", command)
+        assert binding is not None, f"not an add-iam-policy-binding command: bind {command}"
+        member_match = re.search(r"--member=(\S+)", command)
+        assert member_match is not None, f"no --member: bind {command}"
+        role_match = re.search(r"--role=(\S+)", command)
+        assert role_match is not None, f"no --role: bind {command}"
+        group, resource = binding.groups()
+        member, role = member_match.group(1), role_match.group(1)
         bound.append((member, role, RESOURCE_OF_COMMAND[group].format(resource.removeprefix("gs://"))))
     members = {name: spec["member"] for name, spec in GRANTS["members"].items()}
     expected = [
@@ -221,7 +226,8 @@ ADMIN_SECTIONS = {  # the project's set-up and the maintainers' chores, run by w
 def sections_with_commands(document: str) -> dict[str, list[str]]:
     """Heading -> the shell commands of its ``sh`` blocks (continuation lines joined)."""
     found: dict[str, list[str]] = {}
-    heading, in_code, block = "", False, []
+    heading, in_code = "", False
+    block: list[str] = []
     for line in (ROOT / document).read_text().splitlines():
         if line.startswith("```"):
             if in_code and block:

@@ -18,7 +18,8 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from unittest import mock
 
 import pulumi
 import pulumi.runtime.mocks
@@ -27,6 +28,7 @@ import pytest
 from tests.markdown import table_after
 from tests.unit.deploy.google_api import google_api
 from tests.unit.deploy.test_deploy_commands import WORKERS, check_launch, sent, shell_commands
+from transactions import retention
 from transactions_pipeline.parameters import BACKFILL, STREAM, of_template
 from transactions_tools import defaults, provision
 
@@ -46,9 +48,9 @@ SETTINGS = program.Settings(
     operator="group:data-ops@example.com",
     alert_emails=("data-ops@example.com",),
     notification_channels=("projects/my-project/notificationChannels/1",),
-    network=WORKERS["network"],
-    machine_type=WORKERS["machineType"],
-    max_workers=WORKERS["maxWorkers"],
+    network=cast(str, WORKERS["network"]),
+    machine_type=cast(str, WORKERS["machineType"]),
+    max_workers=cast(int, WORKERS["maxWorkers"]),
     backfill_bucket="my-sales-bucket",
     job_name="transacoes-stream-eu",
 )
@@ -82,8 +84,9 @@ class Recorder(pulumi.runtime.Mocks):
             self.imported[args.name] = args.resource_id
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        # (outputs, failures): the mock monitor iterates the failures of a tuple, so no failure is [], not None
+        return {}, []
 
 
 class Built:
@@ -96,22 +99,20 @@ def build(settings: "program.Settings") -> Built:
     urns: list[tuple[str, str, str]] = []  # (parent URN, type, name) of every registration
     make_urn = pulumi.runtime.mocks.MockMonitor.make_urn
 
-    def recording(monitor: Any, parent: str, type_: str, name: str) -> str:
+    def recording(monitor: pulumi.runtime.mocks.MockMonitor, parent: str, type_: str, name: str) -> str:
         urns.append((parent, type_, name))
         return make_urn(monitor, parent, type_, name)
 
-    pulumi.runtime.mocks.MockMonitor.make_urn = recording  # type: ignore[method-assign]
-    try:
+    outputs: dict[str, Any] = {}
+    # patch.object puts make_urn back on the way out, as the try/finally that assigned it did
+    with mock.patch.object(pulumi.runtime.mocks.MockMonitor, "make_urn", recording):
         pulumi.runtime.set_mocks(recorder, project="transacoes-infra", stack="test", preview=False)
-        outputs: dict[str, Any] = {}
 
         @pulumi.runtime.test
         def run() -> pulumi.Output[None]:
             return pulumi.Output.from_input(program.declare(settings)).apply(outputs.update)
 
         run()
-    finally:
-        pulumi.runtime.mocks.MockMonitor.make_urn = make_urn  # type: ignore[method-assign]
     return Built(recorder, outputs, urns)
 
 
@@ -203,6 +204,8 @@ def test_the_subscriptions_their_topics_and_the_dead_letters_retention(stack: Bu
         "topic": "topic-id",
         "ackDeadlineSeconds": 60,
         "expirationPolicy": {"ttl": ""},
+        "messageRetentionDuration": f"{retention.SUBSCRIPTION_RETENTION_SECONDS}s",
+        "retainAckedMessages": True,
     }
     dead = subscriptions["dead-letter-subscription"]
     assert (dead["name"], dead["topic"]) == (defaults.DEAD_LETTER_SUBSCRIPTION, "dead-letter-topic-id")
@@ -221,17 +224,56 @@ def test_the_tables_families_and_gc_rules_are_what_transacoes_provision_makes(st
     tables = {t["name"]: [f["family"] for f in t["columnFamilies"]] for t in of_type(stack.resources, "Table").values()}
     assert tables == {defaults.TABLE: [defaults.COLUMN_FAMILY], defaults.ROLLUPS_TABLE: list(defaults.ROLLUP_FAMILIES)}
     policies = {
-        (p["table"], p["columnFamily"]): p["maxVersions"] for p in of_type(stack.resources, "GCPolicy").values()
+        (p["table"], p["columnFamily"]): (p["mode"], p["maxAge"], p["maxVersions"])
+        for p in of_type(stack.resources, "GCPolicy").values()
     }
     assert policies == {
-        (table, family): [{"number": 1}] for table, families in tables.items() for family in families
-    }, "keep one version, as transacoes-provision's MaxVersionsGCRule(1)"
+        (table, family): (
+            "UNION",
+            {"duration": f"{retention.GC_RULES[family].max_age_days * 24}h"},
+            [{"number": retention.GC_RULES[family].max_versions}],
+        )
+        for table, families in tables.items()
+        for family in families
+    }, "the retention table, as transacoes-provision's gc_rule: a max age or one version"
+    assert policies[(defaults.ROLLUPS_TABLE, "ids")][1] == {"duration": "768h"}
     [instance] = of_type(stack.resources, "bigtable/instance:Instance").values()
     assert instance["clusters"] == [{"clusterId": "transacoes-prod-c1", "zone": "us-central1-b", "numNodes": 1}]
     assert instance["deletionProtection"] is True
     [profile] = of_type(stack.resources, "AppProfile").values()
     assert profile["appProfileId"] == "backfill-low-priority"
     assert profile["standardIsolation"] == {"priority": "PRIORITY_LOW"}
+
+
+def test_one_retention_table_in_the_program_the_runbook_and_transacoes_provision() -> None:
+    """``transactions.retention`` is the table; the program restates its numbers (it imports none of
+    ours), the runbook's ``cbt setgcpolicy`` lines say the same, and provisioning builds its rules."""
+    assert {family: rule.max_age_days for family, rule in retention.GC_RULES.items()} == program.GC_MAX_AGE_DAYS
+    assert {family.name: family.max_versions for spec in program.TABLES for family in spec.families} == {
+        family: rule.max_versions for family, rule in retention.GC_RULES.items()
+    }
+    assert f"{retention.SUBSCRIPTION_RETENTION_SECONDS}s" == program.INPUT_RETENTION
+    runbook = {}
+    for command in shell_commands(DEPLOY_DOC):
+        policy = re.fullmatch(
+            r"cbt -project \$PROJECT -instance \$INSTANCE setgcpolicy (\S+) (\S+) (maxage=\d+d or maxversions=\d+)",
+            command,
+        )
+        if policy:
+            runbook[(policy[1], policy[2])] = policy[3]
+    assert runbook == {
+        (spec.table_id, family.name): retention.GC_RULES[family.name].cbt()
+        for spec in program.TABLES
+        for family in spec.families
+    }
+    assert (
+        "gcloud pubsub subscriptions update transacoes-pipeline --retain-acked-messages "
+        f"--message-retention-duration={retention.SUBSCRIPTION_RETENTION_DAYS}d"
+    ) in shell_commands(DEPLOY_DOC)
+    for family, rule in retention.GC_RULES.items():
+        union = provision.gc_rule(family).to_pb().union
+        assert [r.max_num_versions for r in union.rules[:1]] == [rule.max_versions]
+        assert union.rules[1].max_age.total_seconds() == rule.max_age_seconds
 
 
 def test_the_tables_are_protected_so_a_destroy_stops_before_the_data() -> None:
@@ -280,8 +322,13 @@ def test_the_temp_lifecycle_deletes_temp_files_never_the_staged_ones(stack: Buil
     [rule] = lifecycle["rule"]
     for template in ("stream", "backfill"):
         command = stack.outputs[f"{template}_launch"]
-        staging = re.search(rf"--staging-location=gs://{SETTINGS.temp_bucket}/(\S+)", command).group(1)
-        temp = re.search(rf"--temp-location=gs://{SETTINGS.temp_bucket}/(\S+)", command).group(1)
+        staging_match = re.search(rf"--staging-location=gs://{SETTINGS.temp_bucket}/(\S+)", command)
+        assert staging_match is not None, (
+            f"the {template} launch has no --staging-location in the temp bucket: {command}"
+        )
+        temp_match = re.search(rf"--temp-location=gs://{SETTINGS.temp_bucket}/(\S+)", command)
+        assert temp_match is not None, f"the {template} launch has no --temp-location in the temp bucket: {command}"
+        staging, temp = staging_match.group(1), temp_match.group(1)
         # a location is a folder: the job writes the objects under it, "<location>/..."
         assert not any(f"{staging}/".startswith(prefix) for prefix in rule["condition"]["matchesPrefix"]), staging
         assert any(f"{temp}/".startswith(prefix) for prefix in rule["condition"]["matchesPrefix"]), temp
@@ -527,7 +574,9 @@ def test_the_adopt_text_says_what_adopt_changes_and_replaces_the_runbooks_monito
     deleting = [c for c in shell_commands(adopt) if " delete" in c or "--filter" in c]
     assert deleting, "the adopt text deletes the runbook's dashboard and alerts"
     filters = " ".join(deleting)
-    prefix = re.search(r"displayName[:=~]\^?'?\"?([^'\"]+)", filters).group(1)
+    prefix_match = re.search(r"displayName[:=~]\^?'?\"?([^'\"]+)", filters)
+    assert prefix_match is not None, f"the adopt text's deletes filter on no displayName: {filters}"
+    prefix = prefix_match.group(1)
     assert all(name.startswith(prefix) for name in names), (prefix, names)
     [accounts] = [c for c in shell_commands(DEPLOY_DOC) if c.startswith("for sa in")]
     assert "--display-name=$sa" in accounts, "the accounts' display names are the program's (account_id)"
@@ -576,7 +625,9 @@ def test_every_api_a_declared_resource_needs_is_enabled(stack: Built) -> None:
 
 def test_the_runbook_enables_the_same_services() -> None:
     runbook = section(DEPLOY_DOC, "### One-time set-up")
-    block = re.search(r"gcloud services enable (.+?)\n\n", runbook, re.S).group(1)
+    enable = re.search(r"gcloud services enable (.+?)\n\n", runbook, re.S)
+    assert enable is not None, "the runbook's one-time set-up has no `gcloud services enable` block"
+    block = enable.group(1)
     assert sorted(re.findall(r"[a-z]+\.googleapis\.com", block)) == sorted(program.SERVICES)
 
 
@@ -634,7 +685,7 @@ def test_every_alert_field_is_an_argument_of_pulumis_alert_policy() -> None:
 
     import pulumi_gcp as gcp
 
-    def check(value: dict[str, Any], args_class: type, where: str) -> None:
+    def check(value: dict[str, Any], args_class: type[object], where: str) -> None:
         known = set(inspect.signature(args_class.__init__).parameters) - {"self"}
         for key, item in value.items():
             assert key in known, f"{where}.{key} is not an argument of {args_class.__name__}"
@@ -694,6 +745,7 @@ def test_a_misspelled_argument_fails_at_construction() -> None:
     import pulumi_gcp as gcp
 
     with pytest.raises(TypeError, match="ack_deadline_second"):
+        # misspelled on purpose (the test wants the TypeError it raises): no overload takes it
         gcp.pubsub.Subscription("typo", topic="t", ack_deadline_second=60)  # type: ignore[call-overload]
 
 

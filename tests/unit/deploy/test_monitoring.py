@@ -17,6 +17,7 @@ Cloud Monitoring is documented to carry. In PromQL, which Cloud Monitoring runs 
 import json
 import re
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import promql_parser
@@ -159,9 +160,13 @@ def promql_queries() -> list[tuple[str, str]]:
     return found
 
 
-def selector_uses(expression) -> list[tuple[str | None, object, object]]:
+SelectorUse = tuple[str | None, promql_parser.VectorSelector, timedelta | None]
+"""(function around it, vector selector, range): the range is None for a bare vector selector."""
+
+
+def selector_uses(expression) -> list[SelectorUse]:
     """(function around it, vector selector, range) for every selector of the expression."""
-    uses = []
+    uses: list[SelectorUse] = []
 
     def visit(node, function):
         if isinstance(node, promql_parser.VectorSelector):
@@ -199,6 +204,7 @@ def test_a_running_total_is_read_as_the_gauge_it_is():
         for function, selector, window in uses:
             assert selector.name == USER_COUNTER, f"{where}: {selector.name}"
             assert function in {"delta", "deriv"}, f"{where}: {function} on a GAUGE"
+            assert window is not None, f"{where}: a bare {selector.name}, not a range of it"
             assert window.total_seconds() >= 300, f"{where}: a {window} window holds too few 60 s samples"
             assert not re.search(r"_(MEAN|MIN|MAX)$", metric_name_of(selector)), f"{where}: a lifetime figure"
 
@@ -231,9 +237,13 @@ def delays_documented() -> dict[str, tuple[str, str]]:
 
 def metric_type_of(condition: dict) -> str:
     if "conditionThreshold" in condition:
-        return re.search(r'metric\.type="([^"]+)"', condition["conditionThreshold"]["filter"]).group(1)
+        metric_filter = condition["conditionThreshold"]["filter"]
+        metric_type = re.search(r'metric\.type="([^"]+)"', metric_filter)
+        assert metric_type is not None, f"a threshold condition filters on no metric.type: {metric_filter}"
+        return metric_type.group(1)
     query = promql_parser.parse(condition["conditionPrometheusQueryLanguage"]["query"])
     [name] = {selector.name for _, selector, _ in selector_uses(query)}
+    assert name is not None, f"a selector without a metric name: {query}"
     domain, _, path = name.partition(":")
     return domain.replace("_", ".") + "/" + path.replace("_", "/", 1)
 
