@@ -35,6 +35,7 @@ from transactions.cli_errors import (
 from transactions.excerpt import excerpt, path_line
 from transactions.kaggle import BadRow, SaleRow, UnusableInput, count_data_lines, read_rows
 from transactions.messages import Message, replay_transaction_id, to_message
+from transactions_wire import clients
 
 DEFAULT_CSV = Path(__file__).resolve().parent.parent / "data" / "sample_transactions.csv"
 """The synthetic sample: next to the package in a checkout, and in the producer image."""
@@ -281,14 +282,12 @@ def resume_command(argv: list[str], line: int, run_id: str) -> str:
 
 def check_topic(topic: str) -> str | None:
     """None if the topic is there, else a one-line reason (exit code 3)."""
-    import google.cloud.pubsub_v1 as pubsub_v1
-
-    client = pubsub_v1.PublisherClient()
-    return pubsub_existence_problem(
-        f"topic {topic}",
-        lambda: client.get_topic(topic=topic, retry=None, timeout=10),
-        if_missing=" (create it with transacoes-provision)",
-    )
+    with clients.pubsub_publisher() as client:
+        return pubsub_existence_problem(
+            f"topic {topic}",
+            lambda: client.get_topic(topic=topic, retry=None, timeout=10),
+            if_missing=" (create it with transacoes-provision)",
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

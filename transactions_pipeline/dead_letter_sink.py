@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from contextlib import ExitStack
 from typing import Never
 
 import apache_beam as beam
@@ -23,6 +24,7 @@ from apache_beam.transforms.display import DisplayDataItem
 from transactions import resource_names
 from transactions.dead_letters import DeadLetter, attributes_size, stage_and_reason
 from transactions_pipeline import metrics
+from transactions_wire import clients
 
 MAX_MESSAGES_PER_PUBLISH = 1000
 """Pub/Sub's limit on one PublishRequest."""
@@ -45,19 +47,19 @@ class _PublishDeadLettersFn(beam.DoFn):
         return {"topic": DisplayDataItem(self._topic, label="Dead-letter Pub/Sub topic")}
 
     def setup(self) -> None:
-        import google.cloud.pubsub_v1 as pubsub_v1
         from google.pubsub_v1.types import PubsubMessage
 
-        self._api = pubsub_v1.PublisherClient().api
+        self._opened = ExitStack()
+        self._api = self._opened.enter_context(clients.pubsub_publisher()).api
         self._message_type = PubsubMessage
         self._lineage_reported = False
         self._batch: list[DeadLetter] = []
         self._batch_bytes = 0
 
     def teardown(self) -> None:
-        api = getattr(self, "_api", None)
-        if api is not None:
-            api.transport.close()
+        opened = getattr(self, "_opened", None)
+        if opened is not None:
+            opened.close()
 
     def start_bundle(self) -> None:
         self._batch = []

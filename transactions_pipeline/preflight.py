@@ -13,16 +13,18 @@ implements them all.
 
 from __future__ import annotations
 
+import csv
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from google.api_core import exceptions as api_exceptions
 
-from transactions import resource_names, rollup_layout
+from transactions import resource_names, retention, rollup_layout
 from transactions.cli_errors import pubsub_existence_problem
 from transactions.excerpt import excerpt, message_line, path_line
-from transactions.kaggle import UnusableInput, check_header
+from transactions.kaggle import SaleRow, UnusableInput, check_header, parse_row, split_fields
 from transactions_pipeline.options import ConfigError, JobConfig
 from transactions_wire import clients
 
@@ -30,6 +32,9 @@ _LOG = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10.0
 MAX_FILES_CHECKED = 100
 """A backfill's files are opened at launch to check their header; past this many, the job checks the rest."""
+DATES_SAMPLED_PER_FILE = 1000
+"""Data lines of each checked file whose purchase date is read at launch, for the retention check
+(``transactions.retention.backfill_notices``): a sample, so a launch never reads a whole file."""
 
 SUBSCRIPTION_CONSUME = "pubsub.subscriptions.consume"
 TOPIC_PUBLISH = "pubsub.topics.publish"
@@ -48,7 +53,7 @@ def check_all(config: JobConfig) -> None:
     if config.input_subscription is not None:
         check_subscription(config.input_subscription)
     if config.input_file is not None:
-        check_input_files(config.input_file)
+        check_input_files(config.input_file, rollups=bool(config.rollups_table))
     check_dead_letter_topic(config.dead_letter_topic)
     check_bigtable(config)
     if config.rollups_table:
@@ -172,9 +177,12 @@ def check_app_profile(config: JobConfig) -> None:
         raise ConfigError(f"--bigtable_app_profile: {where} has no app profile '{config.bigtable_app_profile}'")
 
 
-def check_input_files(pattern: str) -> None:
+def check_input_files(pattern: str, rollups: bool = False, now_ms: int | None = None) -> None:
     """A backfill's pattern matches files the job can open, and they start with the Kaggle header
-    (read through the decompressor for a compressed file, as the job reads it)."""
+    (read through the decompressor for a compressed file, as the job reads it). Then retention:
+    the purchase dates of the first lines of each file are checked against the tables' max ages
+    (a backfill whose dates are all past the transactions' is refused; one line each for dates
+    past it or past the rollups' counted ids)."""
     from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
 
@@ -186,13 +194,40 @@ def check_input_files(pattern: str) -> None:
         raise ConfigError(f"--input_file: cannot list {excerpt(pattern)}: {message_line(error)}") from None
     if not result.metadata_list:
         raise ConfigError(f"--input_file: no file matches {excerpt(pattern)}")
+    dates: list[str] = []
     for metadata in result.metadata_list[:MAX_FILES_CHECKED]:
         where = path_line(metadata.path)
         try:
             with FileSystems.open(metadata.path, compression_type=CompressionTypes.AUTO) as handle:
                 header = first_line(handle)
-            check_header(where, header)
+                check_header(where, header)
+                dates += _purchase_dates(handle, DATES_SAMPLED_PER_FILE)
         except UnusableInput as error:
             raise ConfigError(f"--input_file: {error}") from None
         except Exception as error:
             raise ConfigError(f"--input_file: cannot read {where}: {message_line(error)}") from None
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    refusal, warnings = retention.backfill_notices(dates, now, rollups)
+    if refusal:
+        raise ConfigError(f"--input_file: {refusal}; nothing would be kept (docs/data-lifecycle.md, Retention)")
+    for warning in warnings:
+        _LOG.warning("--input_file: %s (docs/data-lifecycle.md, Retention)", warning)
+
+
+def _purchase_dates(handle: Any, at_most: int) -> list[str]:
+    """The ISO purchase dates of up to ``at_most`` usable lines after the header (unusable lines
+    are the job's to dead-letter, not the launch's)."""
+    from transactions_pipeline.backfill import first_line
+
+    dates = []
+    for _ in range(at_most):
+        raw = first_line(handle)  # bounded where the reader allows: the rest of a longer line fails to parse
+        if not raw:
+            break
+        try:
+            row = parse_row(0, split_fields(raw.decode("utf-8").rstrip("\r\n")))
+        except (UnicodeDecodeError, csv.Error):
+            continue
+        if isinstance(row, SaleRow):
+            dates.append(row.purchase_date)
+    return dates

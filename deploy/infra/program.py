@@ -86,6 +86,9 @@ RUNTIME_SERVICES = (
 """The APIs the job, the build and the producer call at run time, which no resource here needs."""
 SERVICES = tuple(sorted(DECLARED_SERVICES + RUNTIME_SERVICES))
 ACK_DEADLINE_SECONDS = 60
+INPUT_RETENTION = "604800s"
+"""Seven days of acknowledged messages on the input subscription, so ``transacoes-rewind`` can seek
+the job back (``transactions.retention.SUBSCRIPTION_RETENTION_SECONDS``; a test keeps them equal)."""
 DEAD_LETTER_RETENTION = "604800s"
 """Seven days: dead letters wait for someone to read them (``transacoes-deadletters``)."""
 SMOKE_RETENTION = "86400s"
@@ -180,10 +183,18 @@ def settings_from_config() -> Settings:
 
 @dataclass(frozen=True)
 class Family:
-    """A column family and its garbage collection: how many versions of a cell are kept."""
+    """A column family and its garbage collection: a cell goes when it is older than ``max_age_days``
+    (its timestamp is the event time) or not among the newest ``max_versions`` (a union)."""
 
     name: str
+    max_age_days: int
     max_versions: int = 1
+
+
+GC_MAX_AGE_DAYS = {COLUMN_FAMILY: 1827, "agg": 1096, "ids": 32}
+"""``transactions.retention.GC_RULES``' max ages (docs/bigtable-layout.md, "Retention", says why;
+tests/unit/deploy/test_infra.py keeps them equal): five years of transactions, three of totals,
+and the counted ids for the lateness plus the longest backfill overlap."""
 
 
 @dataclass(frozen=True)
@@ -194,8 +205,8 @@ class TableSpec:
 
 
 TABLES = (
-    TableSpec("table", TABLE, (Family(COLUMN_FAMILY),)),
-    TableSpec("rollups-table", ROLLUPS_TABLE, tuple(Family(name) for name in ROLLUP_FAMILIES)),
+    TableSpec("table", TABLE, (Family(COLUMN_FAMILY, GC_MAX_AGE_DAYS[COLUMN_FAMILY]),)),
+    TableSpec("rollups-table", ROLLUPS_TABLE, tuple(Family(name, GC_MAX_AGE_DAYS[name]) for name in ROLLUP_FAMILIES)),
 )
 
 
@@ -207,11 +218,13 @@ class SubscriptionSpec:
     """The resource name of its topic in this program."""
     message_retention_duration: str | None = None
     """Pub/Sub's default (7 days) when None."""
+    retain_acked_messages: bool | None = None
+    """Keep acknowledged messages for the retention, so the subscription can be seeked back."""
 
 
 TOPICS = {"topic": TOPIC, "dead-letter-topic": DEAD_LETTER_TOPIC}
 SUBSCRIPTIONS = (
-    SubscriptionSpec("subscription", SUBSCRIPTION, "topic"),
+    SubscriptionSpec("subscription", SUBSCRIPTION, "topic", INPUT_RETENTION, retain_acked_messages=True),
     SubscriptionSpec("dead-letter-subscription", DEAD_LETTER_SUBSCRIPTION, "dead-letter-topic", DEAD_LETTER_RETENTION),
     SubscriptionSpec("smoke-subscription", SMOKE_SUBSCRIPTION, "dead-letter-topic", SMOKE_RETENTION),
 )
@@ -416,6 +429,8 @@ class Bigtable(Group):
                 instance_name=self.instance.name,
                 table=table.name,
                 column_family=family.name,
+                mode="UNION",
+                max_age=gcp.bigtable.GCPolicyMaxAgeArgs(duration=f"{family.max_age_days * 24}h"),
                 max_versions=[gcp.bigtable.GCPolicyMaxVersionArgs(number=family.max_versions)],
                 deletion_policy="ABANDON",
                 opts=self.options(f"{spec.resource}-{family.name}-gc", depends_on=[table]),
@@ -445,6 +460,7 @@ class PubSub(Group):
             ack_deadline_seconds=ACK_DEADLINE_SECONDS,
             expiration_policy=gcp.pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
             message_retention_duration=spec.message_retention_duration,
+            retain_acked_messages=spec.retain_acked_messages,
             opts=self.options(spec.resource),
         )
 

@@ -6,7 +6,7 @@ from google.cloud import bigtable
 
 from tests.integration.harness import INSTANCE, PROJECT, provision_for_test
 from transactions_tools import defaults
-from transactions_tools.provision import provision
+from transactions_tools.provision import gc_rule, provision
 
 pytestmark = pytest.mark.integration
 
@@ -20,11 +20,19 @@ def test_both_subscriptions_never_expire_and_the_tables_have_their_families(emul
             pb = type(subscription).pb(subscription)
             assert pb.ack_deadline_seconds == 60
             assert pb.HasField("expiration_policy") and not pb.expiration_policy.HasField("ttl"), "never expires"
+            # the input subscription keeps acknowledged messages a week, for transacoes-rewind
+            retained = (True, 604800) if name == resources.subscription else (False,)
+            assert (pb.retain_acked_messages, pb.message_retention_duration.seconds)[: len(retained)] == retained
     finally:
         subscriber.close()
     instance = bigtable.Client(project=PROJECT, admin=True).instance(INSTANCE)
-    assert set(instance.table(resources.table).list_column_families()) == {defaults.COLUMN_FAMILY}
-    assert set(instance.table(resources.rollups_table).list_column_families()) == set(defaults.ROLLUP_FAMILIES)
+    families = {
+        **instance.table(resources.table).list_column_families(),
+        **instance.table(resources.rollups_table).list_column_families(),
+    }
+    assert {name: family.gc_rule for name, family in families.items()} == {
+        name: gc_rule(name) for name in (defaults.COLUMN_FAMILY, *defaults.ROLLUP_FAMILIES)
+    }, "transactions.retention's table, as the emulator keeps it"
 
 
 def test_provisioning_again_changes_nothing_and_says_so(emulators, unique):

@@ -214,3 +214,12 @@ def test_the_architectures_sink_figures_are_the_last_benchmark_runs():
     assert f"`make bench` on this machine, {rows} rows, {date}" in text
     assert f"the whole sink pipeline {whole[7]} the rows/s of Beam's with {whole[8]} less CPU per row" in text
     assert f"floor) {write_stage[8]} less CPU per row" in text
+
+
+def test_the_rollups_doc_states_the_batch_and_shard_sizes_the_code_uses():
+    from transactions_pipeline.rollup_sink import MAX_FIRINGS_PER_BATCH
+    from transactions_pipeline.rollups import BACKFILL_SHARDS
+
+    text = " ".join((DOCS / "rollups.md").read_text().split())
+    assert f"per batch of up to {MAX_FIRINGS_PER_BATCH:,} firings" in text
+    assert f"{BACKFILL_SHARDS} shards in all" in text

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 from google.api_core import exceptions as api_exceptions
 
+from tests.fake_clock import FakeClock
 from transactions_pipeline.bigtable_connection import Cell
 from transactions_pipeline.bigtable_reader import BigtableReader
 from transactions_pipeline.bigtable_writer import BigtableUnavailable, RetryPolicy
@@ -17,19 +18,6 @@ from transactions_pipeline.bigtable_writer import BigtableUnavailable, RetryPoli
 POLICY = RetryPolicy(operation_timeout_seconds=30, attempt_timeout_seconds=10, initial_backoff_seconds=1)
 TABLE = "projects/p/instances/i/tables/rollups"
 ROWS = {key: [("ids", b"g#0", key + b"-sales")] for key in (b"a", b"b", b"c", b"d")}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 class ScriptedReads:

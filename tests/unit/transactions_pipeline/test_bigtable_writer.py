@@ -12,6 +12,7 @@ from google.api_core import exceptions as api_exceptions
 from google.cloud.bigtable_v2.types import bigtable as bigtable_types
 
 from tests.bigtable_senders import generated_sender
+from tests.fake_clock import FakeClock
 from tests.rows import row_of
 from transactions_pipeline.bigtable_writer import (
     BatchLimits,
@@ -69,23 +70,8 @@ class ScriptedBigtable:
             raise cut
 
 
-class FakeClock:
-    """Monotonic time that only ``sleep`` moves."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def writer(fake, clock=None, policy=POLICY, throttler=None):
-    clock = clock or FakeClock()
+    clock = clock or FakeClock(1000.0)
     return BigtableBatchWriter(
         generated_sender(fake),
         TARGET,
@@ -116,7 +102,7 @@ def test_data_errors_are_dead_lettered_at_once_and_the_rest_written():
 
 
 def test_transient_call_error_is_retried_then_succeeds_and_the_wait_is_reported():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     fake = ScriptedBigtable(api_exceptions.ServiceUnavailable("down"), 0)
     outcome = writer(fake, clock).write(rows(3))
     assert (outcome.written, outcome.failed, outcome.calls) == (3, [], 2)
@@ -126,7 +112,7 @@ def test_transient_call_error_is_retried_then_succeeds_and_the_wait_is_reported(
 
 
 def test_an_outage_is_retried_until_the_operation_deadline_then_fails_the_bundle():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     fake = ScriptedBigtable(*[api_exceptions.DeadlineExceeded("slow")] * 100)
     with pytest.raises(
         BigtableUnavailable, match=r"3 rows still failing after \d+ attempts in 30s: DeadlineExceeded: slow"
@@ -153,7 +139,7 @@ def test_a_transient_code_for_some_entries_while_others_are_written_is_retried_n
     """A hot tablet: two of five entries refused, for more attempts than an entry may fail on its
     own, while their batch mates are written. Both are written in the end, with no dead letter,
     and every second waited counts as throttling."""
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     fake = ScriptedBigtable([0, code, 0, code, 0], *[[code, code]] * (POLICY.max_entry_attempts + 3), 0)
     outcome = writer(fake, clock=clock).write(rows(5))
     assert (outcome.written, outcome.failed) == (5, [])
@@ -164,7 +150,7 @@ def test_a_transient_code_for_some_entries_while_others_are_written_is_retried_n
 
 
 def test_an_entry_throttled_past_the_deadline_fails_the_bundle_not_the_row():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     fake = ScriptedBigtable([0, 8, 0], *[[8]] * 100)
     with pytest.raises(
         BigtableUnavailable, match=r"1 rows still failing after \d+ attempts in 30s: RESOURCE_EXHAUSTED"
@@ -235,7 +221,7 @@ class RecordingThrottler:
 
 
 def test_an_adaptive_throttler_holds_attempts_back_and_the_wait_counts_as_throttling():
-    clock, throttler = FakeClock(), RecordingThrottler(refusals=2)
+    clock, throttler = FakeClock(1000.0), RecordingThrottler(refusals=2)
     fake = ScriptedBigtable(0)
     outcome = writer(fake, clock, throttler=throttler).write(rows(4))
     assert outcome.written == 4 and [len(request) for request in fake.requests] == [4]

@@ -50,6 +50,9 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Api:
         def __init__(self) -> None:
             self.api = stand_in
 
+        def stop(self) -> None:
+            """What ``clients.pubsub_publisher`` calls before it closes the transport."""
+
     monkeypatch.setattr(pubsub_v1, "PublisherClient", PublisherClient)
     return stand_in
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,6 +24,13 @@ from transactions_tools import provision
 from transactions_wire import clients
 
 KEEP_ONE = column_family.MaxVersionsGCRule(1)
+
+
+def union(days: int) -> column_family.GCRuleUnion:
+    return column_family.GCRuleUnion([KEEP_ONE, column_family.MaxAgeGCRule(timedelta(days=days))])
+
+
+RULES = {"dados": union(1827), "agg": union(1096), "ids": union(32)}
 
 
 @dataclass
@@ -44,6 +53,18 @@ class World:
             raise api_exceptions.AlreadyExists(request["name"])
         self.subscriptions[request["name"]] = request
 
+    def get_subscription(self, subscription: str) -> Any:
+        request = self.subscriptions[subscription]
+        duration = request.get("message_retention_duration")
+        return SimpleNamespace(
+            retain_acked_messages=request.get("retain_acked_messages", False),
+            message_retention_duration=timedelta(seconds=duration["seconds"]) if duration else None,
+        )
+
+    def update_subscription(self, request: dict[str, Any]) -> None:
+        self.requests.append(("update_subscription", request))
+        self.subscriptions[request["subscription"]["name"]].update(request["subscription"])
+
 
 @dataclass
 class Table:
@@ -58,7 +79,7 @@ class Table:
         self.world.tables[self.path] = dict(column_families)
 
     def list_column_families(self) -> dict[str, Any]:
-        return self.world.tables[self.path]
+        return {name: SimpleNamespace(gc_rule=rule) for name, rule in self.world.tables[self.path].items()}
 
     def column_family(self, name: str, rule: Any) -> Any:
         table = self
@@ -66,6 +87,10 @@ class Table:
         class Family:
             def create(self) -> None:
                 table.world.requests.append(("create_family", (table.path, name, rule)))
+                table.world.tables[table.path][name] = rule
+
+            def update(self) -> None:
+                table.world.requests.append(("update_family", (table.path, name, rule)))
                 table.world.tables[table.path][name] = rule
 
         return Family()
@@ -118,13 +143,18 @@ def test_everything_missing_is_created(world):
         "topic": "projects/my-project/topics/transacoes",
         "ack_deadline_seconds": 60,
         "expiration_policy": {},  # present and empty: never expires
+        "retain_acked_messages": True,  # transacoes-rewind seeks back into them
+        "message_retention_duration": {"seconds": 604800},
     }
-    assert world.subscriptions["projects/my-project/subscriptions/transacoes-dead-letter-sub"]["topic"] == (
-        "projects/my-project/topics/transacoes-dead-letter"
-    )
+    assert world.subscriptions["projects/my-project/subscriptions/transacoes-dead-letter-sub"] == {
+        "name": "projects/my-project/subscriptions/transacoes-dead-letter-sub",
+        "topic": "projects/my-project/topics/transacoes-dead-letter",
+        "ack_deadline_seconds": 60,
+        "expiration_policy": {},
+    }
     assert world.tables == {
-        "my-project/inst-1/transacoes": {"dados": KEEP_ONE},
-        "my-project/inst-1/transacoes_rollups": {"agg": KEEP_ONE, "ids": KEEP_ONE},
+        "my-project/inst-1/transacoes": {"dados": RULES["dados"]},
+        "my-project/inst-1/transacoes_rollups": {"agg": RULES["agg"], "ids": RULES["ids"]},
     }
 
 
@@ -144,7 +174,33 @@ def test_what_exists_is_left_as_it_is_and_a_missing_family_added(world):
         "created column family ids in projects/bt-project/instances/inst-1/tables/transacoes_rollups",
     ]
     assert not any(kind == "create_table" for kind, _ in world.requests)
-    assert ("create_family", ("bt-project/inst-1/transacoes_rollups", "ids", KEEP_ONE)) in world.requests
+    assert ("create_family", ("bt-project/inst-1/transacoes_rollups", "ids", RULES["ids"])) in world.requests
+
+
+def test_an_older_deployment_gets_the_retention_table_and_the_retained_subscription(world):
+    """Made before retention: one version only, no acknowledged messages kept. Provisioning again
+    brings both to the retention table, and a third run changes nothing."""
+    resources = provision.Resources(project="my-project", instance="inst-1", rollups_table="")
+    run(resources)
+    world.tables["my-project/inst-1/transacoes"]["dados"] = KEEP_ONE
+    input_path = "projects/my-project/subscriptions/transacoes-pipeline"
+    for key in ("retain_acked_messages", "message_retention_duration"):
+        del world.subscriptions[input_path][key]
+    said = run(resources)
+    assert said[2:] == [
+        f"exists: subscription {input_path}",
+        f"updated subscription {input_path}: keeps acknowledged messages 7 days",
+        "exists: subscription projects/my-project/subscriptions/transacoes-dead-letter-sub",
+        "updated the GC rule of family dados in projects/my-project/instances/inst-1/tables/transacoes: "
+        "maxage=1827d or maxversions=1",
+    ]
+    assert world.tables["my-project/inst-1/transacoes"]["dados"] == RULES["dados"]
+    assert world.subscriptions[input_path]["retain_acked_messages"] is True
+    assert world.subscriptions[input_path]["message_retention_duration"] == {"seconds": 604800}
+    world.requests.clear()
+    said = run(resources)
+    assert [kind for kind, _ in world.requests if kind.startswith("update")] == []
+    assert said[-1] == "exists: table projects/my-project/instances/inst-1/tables/transacoes with family dados"
 
 
 def test_an_empty_rollups_table_is_none(world):

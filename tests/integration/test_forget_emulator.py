@@ -1,0 +1,113 @@
+"""``transacoes-forget`` on the emulators: users A and B each have transactions, per-day rollups
+(written by a running job) and dead letters; forgetting A deletes A's rows, A's user-day rows and
+A's dead letters, and leaves every one of B's, and every category-minute total, exactly as it was.
+Forgetting A again finds nothing and deletes nothing."""
+
+import time
+
+import pytest
+
+from tests.integration.harness import (
+    INSTANCE,
+    PROJECT,
+    job_config,
+    provision_for_test,
+    publish,
+    pull_dead_letters,
+    read_rows,
+    streaming_job,
+    wait_for_rows,
+)
+from tests.messages import attributes_of, encode, event_time, valid_record
+from transactions import rollup_layout
+from transactions_tools import forget
+from transactions_tools.dead_letter_lease import Held
+from transactions_tools.triage import subscriber_client
+
+pytestmark = pytest.mark.integration
+
+USERS = ("ana", "bo")
+PER_USER = 10
+
+
+def wait_for(what: str, check, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def dead_letters_waiting(subscription: str) -> int:
+    """How many dead letters the subscription holds, handed back at once (nothing consumed)."""
+    from contextlib import ExitStack
+
+    with ExitStack() as opened:
+        held = Held(subscriber_client(opened), subscription)
+        try:
+            held.pull(100)
+        finally:
+            held.hand_back([m.ack_id for m in held.messages])
+    return len(held.messages)
+
+
+def user_days(resources, user: str) -> dict:
+    rows = read_rows(resources, resources.rollups_table, rollup_layout.FAMILY)
+    return {k: v for k, v in rows.items() if k.startswith(forget.user_rollup_prefix(user)) and v}
+
+
+def test_forgetting_a_user_deletes_their_rows_rollups_and_dead_letters_and_nobody_elses(emulators, unique, capsys):
+    resources = provision_for_test(unique)
+    dead_letter_subscription = resources.subscription_path(resources.dead_letter_subscription)
+    now_ms = int(time.time() * 1000)
+    records = [
+        valid_record(
+            i, transaction_id=f"fg:{i}", user_id=USERS[i % 2], event_time=event_time(now_ms - 60_000 + i * 100)
+        )
+        for i in range(2 * PER_USER)
+    ]
+    invalid = [valid_record(100 + i, user_id=USERS[i % 2], price="abc") for i in range(4)]
+    with streaming_job(job_config(resources, rollups_table=resources.rollups_table)):
+        publish(resources, [(encode(r), attributes_of(r)) for r in records + invalid])
+        wait_for_rows(resources, len(records))
+        for user in USERS:
+            wait_for(
+                f"{user}'s day",
+                lambda u=user: (
+                    sum(int(max(c[b"count"], key=lambda v: v[1])[0]) for c in user_days(resources, u).values())
+                    == PER_USER
+                ),
+            )
+        wait_for("4 dead letters", lambda: dead_letters_waiting(dead_letter_subscription) == 4)
+        time.sleep(12)  # one more early firing: the totals have settled
+
+    before = read_rows(resources)
+    rollups_before = read_rows(resources, resources.rollups_table, rollup_layout.FAMILY)
+    ids_before = read_rows(resources, resources.rollups_table, rollup_layout.IDS_FAMILY)
+    ana_days = len(user_days(resources, "ana"))
+    argv = ["--user", "ana", "--project", PROJECT, "--instance", INSTANCE, "--table", resources.table,
+            "--rollups-table", resources.rollups_table, "--dead-letter-subscription", dead_letter_subscription]  # fmt: skip
+    assert forget.main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "forgot user 'ana'",
+        f"  transaction rows deleted  {PER_USER:>8}",
+        f"  user-day rollups deleted  {ana_days:>8}",
+        "  dead letters deleted             2  (2 of others kept)",
+    ]
+
+    after = read_rows(resources)
+    assert {k: v for k, v in before.items() if not k.startswith(b"ana#")} == after
+    assert len(after) == PER_USER and all(k.startswith(b"bo#") for k in after)
+    for family, rows_before in ((rollup_layout.FAMILY, rollups_before), (rollup_layout.IDS_FAMILY, ids_before)):
+        assert read_rows(resources, resources.rollups_table, family) == {
+            k: v for k, v in rows_before.items() if not k.startswith(b"user#ana#")
+        }, "every category-minute and every one of bo's rows as it was"
+    left = pull_dead_letters(resources, 4, timeout=10)
+    assert sorted(m.data for m in left) == sorted(encode(r) for r in invalid if r["user_id"] == "bo")
+
+    assert forget.main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "forgot user 'ana'",
+        f"  transaction rows deleted  {0:>8}",
+        f"  user-day rollups deleted  {0:>8}",
+        "  dead letters deleted             0  (0 of others kept)",
+    ]
