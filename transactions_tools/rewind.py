@@ -131,7 +131,13 @@ def check_time(to: datetime, window: Window, now: datetime, subscription: str) -
 
 
 def seek_to_time(subscriber: Any, subscription: str, to: datetime, now: datetime) -> str:
-    window = window_of(_get_subscription(subscriber, subscription), now)
+    found = _get_subscription(subscriber, subscription)
+    if found is None:  # there, but this account may not read its settings (roles/pubsub.viewer)
+        raise Refused(
+            f"cannot read {subscription}'s retention (permission denied on pubsub.subscriptions.get): "
+            "a seek to a time is checked against it first; grant roles/pubsub.viewer on the subscription"
+        )
+    window = window_of(found, now)
     check_time(to, window, now, subscription)
     subscriber.seek(request={"subscription": subscription, "time": to})
     return f"rewound {subscription} to {_iso(to)}: every message published since is delivered again"

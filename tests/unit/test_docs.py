@@ -203,7 +203,12 @@ def test_the_readmes_performance_figures_are_the_last_benchmark_runs():
     assert f"At {rows} rows, {date}, commit {commit}:" in readme
     rollups = re.search(r"rollups, per row \(marginal\):.*?, ([\d.]+)× the CPU per row\)", RESULTS.read_text())
     assert rollups, "RESULTS.md's goal line of the rollups' cost per row is gone"
-    assert f"Live rollups cost {rollups.group(1)}× the CPU per row ({date};" in readme
+    assert f"Live rollups cost {rollups.group(1)}× the CPU per row ({date}; the sink's workload" in readme
+    realistic = re.search(
+        r"^\| one user-day per row \| [\d,]+ \| [\d,]+ \| [\d.]+× \| ([\d.]+)× \|", RESULTS.read_text(), re.M
+    )
+    assert realistic, "RESULTS.md's rollups at one user-day per row are gone"
+    assert f"and {realistic.group(1)}× a backfill's CPU when every line is its own user-day" in readme
 
 
 def test_the_architectures_sink_figures_are_the_last_benchmark_runs():

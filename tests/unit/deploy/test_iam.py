@@ -309,6 +309,6 @@ def test_the_operator_check_is_not_vacuous():
     assert needs_of("transacoes-deadletters replay --subscription=$DL --topic=x") and needs_of(
         "gcloud run jobs create transacoes-producer --image=$PRODUCER"
     )
-    assert not held("pubsub.subscriptions.consume", "subscription transacoes-pipeline"), "the job's, not the operator's"
+    assert not held("pubsub.topics.publish", "topic transacoes-dead-letter"), "the job's, not the operator's"
     with pytest.raises(AssertionError, match="no entry"):
         needs_of("gcloud projects delete $PROJECT")

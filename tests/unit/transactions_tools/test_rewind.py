@@ -205,3 +205,19 @@ def test_help_names_both_forms(capsys):
     assert stopped.value.code == 0
     out = capsys.readouterr().out
     assert "--to TO" in out and "--snapshot SNAPSHOT" in out and "transacoes-rewind snapshot create NAME" in out
+
+
+def test_a_subscription_the_caller_may_consume_but_not_read_is_refused_in_one_line(subscriber, monkeypatch, capsys):
+    """PermissionDenied on ``get_subscription`` counts as "it exists" (the account may consume without
+    reading settings), so the retention check cannot run: one line naming the role, exit 2, no seek."""
+
+    def denied(subscription: str, timeout: float, retry: Any) -> Any:
+        raise api_exceptions.PermissionDenied("pubsub.subscriptions.get")
+
+    monkeypatch.setattr(subscriber, "get_subscription", denied)
+    assert run("--subscription", SUB, "--to", "-1h") == 2
+    assert one_clean_line(capsys.readouterr().err, 400) == (
+        f"transacoes-rewind: error: cannot read {SUB}'s retention (permission denied on pubsub.subscriptions.get): "
+        "a seek to a time is checked against it first; grant roles/pubsub.viewer on the subscription"
+    )
+    assert subscriber.requests == []
