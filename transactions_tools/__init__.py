@@ -10,8 +10,10 @@ launcher and the workers run. Modules:
 - ``triage`` (``transacoes-deadletters``): inspect the dead letters, and replay the ones that
   can be fixed; ``dead_letter_lease`` (holding pulled dead letters under a lease),
   ``dead_letter_report`` (what ``inspect`` reports) and ``replay_plan`` (what a replay takes).
+- ``rewind`` (``transacoes-rewind``) and ``forget`` (``transacoes-forget``): reprocess the stream
+  from a time or a snapshot; delete a user's rows, rollups and dead letters (``docs/data-lifecycle.md``).
 - ``template_metadata``: the two templates' launch forms, written from the parameter table.
 - ``digest``: a table's fingerprint (rows, and a sha256 over every cell), to compare two loads.
 - ``local``: the emulators, the background stack (``make up``/``make down``), the demo, and
-  ``make chaos`` with its fault-injecting proxy.
+  ``make chaos`` with its fault-injecting proxy and its audit of the rollups.
 """
