@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,20 +77,29 @@ def fake_google_api(config_dir: Path, api: str):
     """(environment for gcloud pointing ``api`` at a local recorder, recorded requests)."""
     recorded: list[tuple[str, dict]] = []
     handler = type("Recorder", (_Recorder,), {"requests": recorded})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    token = config_dir / "token"
-    config_dir.mkdir(parents=True, exist_ok=True)
-    token.write_text("dummy-token")
-    environment = gcloud_environment(
-        config_dir,
-        CLOUDSDK_CORE_PROJECT="dummy-project",
-        CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=str(token),
-        **{f"CLOUDSDK_API_ENDPOINT_OVERRIDES_{api.upper()}": f"http://127.0.0.1:{server.server_address[1]}/"},
-    )
-    try:
+    with serving(config_dir, handler, api) as environment:
         yield environment, recorded
+
+
+@contextlib.contextmanager
+def serving(
+    config_dir: Path, handler: type[http.server.BaseHTTPRequestHandler], *apis: str
+) -> Iterator[dict[str, str]]:
+    """An environment for gcloud (a dummy token and project) whose ``apis`` are answered by
+    ``handler`` on a local HTTP server, which stops on the way out."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config_dir.mkdir(parents=True, exist_ok=True)
+    token = config_dir / "token"
+    token.write_text("dummy-token")
+    address = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        yield gcloud_environment(
+            config_dir,
+            CLOUDSDK_CORE_PROJECT="dummy-project",
+            CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=str(token),
+            **{f"CLOUDSDK_API_ENDPOINT_OVERRIDES_{api.upper()}": address for api in apis},
+        )
     finally:
         server.shutdown()
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.gcloud import gcloud_environment
+from tests.gcloud import serving
 
 
 @dataclass
@@ -62,19 +61,5 @@ def _handler(recorded: Recorded) -> type[http.server.BaseHTTPRequestHandler]:
 def google_api(config_dir: Path, *apis: str) -> Iterator[tuple[dict[str, str], Recorded]]:
     """(environment for gcloud pointing each of ``apis`` at a local recorder, what it recorded)."""
     recorded = Recorded()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(recorded))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    config_dir.mkdir(parents=True, exist_ok=True)
-    token = config_dir / "token"
-    token.write_text("dummy-token")
-    address = f"http://127.0.0.1:{server.server_address[1]}/"
-    environment = gcloud_environment(
-        config_dir,
-        CLOUDSDK_CORE_PROJECT="dummy-project",
-        CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=str(token),
-        **{f"CLOUDSDK_API_ENDPOINT_OVERRIDES_{api.upper()}": address for api in apis},
-    )
-    try:
+    with serving(config_dir, _handler(recorded), *apis) as environment:
         yield environment, recorded
-    finally:
-        server.shutdown()
