@@ -14,11 +14,12 @@ apply one rule (``docs/dead-letters.md``, "Failure and retry policy").
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from typing import Any, NamedTuple
 
-from transactions_pipeline.bigtable_writer import BigtableTarget
+from transactions_pipeline.bigtable_writer import BigtableTarget, Throttler
 from transactions_wire import clients
 from transactions_wire.bigtable import Sender, mutate_rows_sender, read_rows_by_keys
 
@@ -63,9 +64,27 @@ def bigtable_connection(target: BigtableTarget) -> Connection:
     return Connection(mutate_rows_sender(client), opened.close, read)
 
 
-def adaptive_throttler() -> Any:
+def adaptive_throttler() -> Throttler:
     """Beam's client-side throttler, with the settings its Datastore sink uses: two minutes of
-    history in one-second buckets, throttling once requests exceed successes by a quarter."""
+    history in one-second buckets, throttling once requests exceed successes by a quarter. Behind
+    a lock: the rollups' sink writes from two threads (a batch's totals while the next batch's
+    sets), and Beam's counters are not made for that."""
     from apache_beam.io.components.adaptive_throttler import AdaptiveThrottler
 
-    return AdaptiveThrottler(window_ms=120_000, bucket_ms=1_000, overload_ratio=1.25)
+    return _Locked(AdaptiveThrottler(window_ms=120_000, bucket_ms=1_000, overload_ratio=1.25))
+
+
+class _Locked:
+    """A :class:`Throttler` whose two calls never run at once."""
+
+    def __init__(self, throttler: Throttler) -> None:
+        self._throttler = throttler
+        self._lock = threading.Lock()
+
+    def throttle_request(self, now_ms: float) -> bool:
+        with self._lock:
+            return self._throttler.throttle_request(now_ms)
+
+    def successful_request(self, now_ms: float) -> None:
+        with self._lock:
+            self._throttler.successful_request(now_ms)

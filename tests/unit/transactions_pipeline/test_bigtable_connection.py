@@ -44,3 +44,27 @@ def test_the_connection_writes_and_reads_on_one_client_and_closes_it(monkeypatch
         assert len(made) == 1
         connection.close()
         assert is_closed(made[0])
+
+
+def test_the_adaptive_throttler_is_beams_behind_one_lock(monkeypatch):
+    """The rollups' sink calls it from two threads; each call holds the lock, and answers as Beam's."""
+    from typing import cast
+
+    from apache_beam.io.components.adaptive_throttler import AdaptiveThrottler
+
+    from transactions_pipeline.bigtable_connection import _Locked, adaptive_throttler
+
+    throttler = cast(_Locked, adaptive_throttler())
+    inner, lock = throttler._throttler, throttler._lock
+    assert isinstance(inner, AdaptiveThrottler)
+    assert throttler.throttle_request(1_000.0) is False  # nothing refused yet
+    seen: list[bool] = []
+    original = inner.successful_request
+
+    def recording(now_ms: float) -> None:
+        seen.append(lock.locked())
+        original(now_ms)
+
+    monkeypatch.setattr(inner, "successful_request", recording)
+    throttler.successful_request(2_000.0)
+    assert seen == [True] and not lock.locked()
