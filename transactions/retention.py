@@ -12,6 +12,7 @@ the *event's* age: a transaction of 2019 loaded today by a backfill is as old as
 
 - ``dados`` (transactions): five years and one version (a union: a cell goes when either says so).
 - ``agg`` (rollup totals): three years, one version: aggregates outlive no purpose of the rows.
+- ``forgotten`` (who asked to be forgotten, ``transactions.forgotten``): as long as ``dados``.
 - ``ids`` (each writer's counted transaction ids): the shortest, the longest allowed lateness of a
   live rollup plus the longest backfill overlap we support (``BACKFILL_OVERLAP_DAYS``). Past it a
   backfill over those days is no longer deduplicated against the stream's counts.
@@ -24,7 +25,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from transactions import layout, rollup_layout
+from transactions import forgotten, layout, rollup_layout
 
 SECONDS_PER_DAY = 86_400
 
@@ -62,10 +63,15 @@ IDS = GcRule(
 )
 """32 days: the allowed lateness (rounded up to a day) plus the backfill overlap."""
 
+FORGOTTEN = DADOS
+"""The forgotten list's entries (``transactions.forgotten``), stamped with the request: kept as long
+as the transactions, since nothing of event time before a request outlives it by more."""
+
 GC_RULES: dict[str, GcRule] = {
     layout.FAMILY: DADOS,
     rollup_layout.FAMILY: AGG,
     rollup_layout.IDS_FAMILY: IDS,
+    forgotten.FAMILY: FORGOTTEN,
 }
 """Family -> its rule: the one table every declaration of the tables follows."""
 

@@ -21,18 +21,33 @@ from typing import Any, NamedTuple
 
 from transactions_pipeline.bigtable_writer import BigtableTarget, Throttler
 from transactions_wire import clients
-from transactions_wire.bigtable import Sender, mutate_rows_sender, read_rows_by_keys
+from transactions_wire.bigtable import Sender, mutate_rows_sender, read_rows_after, read_rows_by_keys
 
-__all__ = ["Cell", "Connection", "ConnectionFactory", "ReadAttempt", "adaptive_throttler", "bigtable_connection"]
+__all__ = [
+    "Cell",
+    "Connection",
+    "ConnectionFactory",
+    "ReadAttempt",
+    "ScanAttempt",
+    "adaptive_throttler",
+    "bigtable_connection",
+]
 
 Cell = tuple[str, bytes, bytes]
 """(family, qualifier, value) of a row's latest cell."""
 ReadAttempt = Callable[[Sequence[bytes], Any, float], Iterable[tuple[bytes, list[Cell]]]]
 """One ``ReadRows`` call: (row keys in order, a ``google.cloud.bigtable.data`` row filter or None,
 timeout) -> each row found, in key order, as (key, cells). No retry: the caller's."""
+ScanAttempt = Callable[[bytes, Any, float], Iterable[tuple[bytes, list[Cell]]]]
+"""One ``ReadRows`` call over the whole table: (the rows after this key, b"" for all; a row filter
+or None; timeout) -> each row, in key order, as (key, cells). No retry: the caller's."""
 
 
 def _no_reads(keys: Sequence[bytes], row_filter: Any, timeout: float) -> Iterable[tuple[bytes, list[Cell]]]:
+    raise NotImplementedError("this connection only writes")
+
+
+def _no_scans(after: bytes, row_filter: Any, timeout: float) -> Iterable[tuple[bytes, list[Cell]]]:
     raise NotImplementedError("this connection only writes")
 
 
@@ -42,6 +57,7 @@ class Connection(NamedTuple):
     send: Sender
     close: Callable[[], None]
     read: ReadAttempt = _no_reads
+    scan: ScanAttempt = _no_scans
 
 
 ConnectionFactory = Callable[[BigtableTarget], Connection]
@@ -55,13 +71,18 @@ def bigtable_connection(target: BigtableTarget) -> Connection:
     client = opened.enter_context(clients.bigtable_data(target.project))
     table = client.get_table(target.instance, target.table, app_profile_id=target.app_profile_id or None)
 
-    def read(keys: Sequence[bytes], row_filter: Any, timeout: float) -> Iterable[tuple[bytes, list[Cell]]]:
-        query = read_rows_by_keys(keys, row_filter)
+    def rows_of(query: dict[str, Any], timeout: float) -> Iterable[tuple[bytes, list[Cell]]]:
         rows = table.read_rows_stream(query, operation_timeout=timeout, attempt_timeout=timeout, retryable_errors=())
         for row in rows:
             yield row.row_key, [(cell.family, cell.qualifier, cell.value) for cell in row.cells]
 
-    return Connection(mutate_rows_sender(client), opened.close, read)
+    def read(keys: Sequence[bytes], row_filter: Any, timeout: float) -> Iterable[tuple[bytes, list[Cell]]]:
+        return rows_of(read_rows_by_keys(keys, row_filter), timeout)
+
+    def scan(after: bytes, row_filter: Any, timeout: float) -> Iterable[tuple[bytes, list[Cell]]]:
+        return rows_of(read_rows_after(after, row_filter), timeout)
+
+    return Connection(mutate_rows_sender(client), opened.close, read, scan)
 
 
 def adaptive_throttler() -> Throttler:

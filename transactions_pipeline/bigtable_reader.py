@@ -20,11 +20,11 @@ with no retry of its own) is separate from the operation that retries it (:meth:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from transactions.excerpt import message_line
-from transactions_pipeline.bigtable_connection import Cell, ReadAttempt
+from transactions_pipeline.bigtable_connection import Cell, ReadAttempt, ScanAttempt
 from transactions_pipeline.bigtable_writer import RETRYABLE_CALL_ERRORS, BigtableUnavailable, RetryPolicy
 
 __all__ = ["BigtableReader", "ReadOutcome"]
@@ -58,29 +58,52 @@ class BigtableReader:
 
     def read(self, keys: Sequence[bytes], row_filter: Any = None) -> ReadOutcome:
         """The rows of ``keys`` that exist (with ``row_filter`` applied), retried as above."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return ReadOutcome({}, 0)
+
+        def after(last: bytes | None) -> list[bytes]:
+            return wanted if last is None else [key for key in wanted if key > last]
+
+        def attempt(last: bytes | None, timeout: float) -> Iterable[tuple[bytes, list[Cell]]]:
+            pending = after(last)
+            return self._attempt(pending, row_filter, timeout) if pending else ()
+
+        return self._retried(attempt, lambda last: f"{len(after(last))} rows")
+
+    def scan(self, scan_attempt: ScanAttempt, row_filter: Any = None) -> ReadOutcome:
+        """Every row of the table (with ``row_filter`` applied), retried as above: a small table
+        read whole, as the forgotten list is."""
+        return self._retried(
+            lambda last, timeout: scan_attempt(last or b"", row_filter, timeout),
+            lambda last: "the table" if last is None else f"the rows after {last[:64]!r}",
+        )
+
+    def _retried(
+        self,
+        attempt: Callable[[bytes | None, float], Iterable[tuple[bytes, list[Cell]]]],
+        left: Callable[[bytes | None], str],
+    ) -> ReadOutcome:
+        """Call ``attempt(after the last whole row, timeout)`` until one ends whole, or the deadline."""
         policy = self._policy
-        pending = sorted(set(keys))
         rows: dict[bytes, list[Cell]] = {}
         deadline = self._clock() + policy.operation_timeout_seconds
         attempts, waited = 0, 0.0
-        while pending:
+        while True:
             attempts += 1
             timeout = max(0.001, min(policy.attempt_timeout_seconds, deadline - self._clock()))
             try:
-                for key, cells in self._attempt(pending, row_filter, timeout):
+                for key, cells in attempt(max(rows, default=None), timeout):
                     rows[key] = cells
                 return ReadOutcome(rows, attempts, waited)
             except RETRYABLE_CALL_ERRORS as error:
-                last = max(rows, default=None)
-                if last is not None:
-                    pending = [key for key in pending if key > last]
                 remaining = deadline - self._clock()
                 if remaining <= 0:
                     raise BigtableUnavailable(
-                        f"{self._table_name}: reading {len(pending)} rows still failing after {attempts} attempts "
-                        f"in {policy.operation_timeout_seconds:g}s: {type(error).__name__}: {message_line(error)}"
+                        f"{self._table_name}: reading {left(max(rows, default=None))} still failing after "
+                        f"{attempts} attempts in {policy.operation_timeout_seconds:g}s: "
+                        f"{type(error).__name__}: {message_line(error)}"
                     ) from error
                 delay = min(policy.backoff(attempts), remaining)
                 waited += delay
                 self._sleep(delay)
-        return ReadOutcome(rows, attempts, waited)

@@ -23,6 +23,9 @@ VALID = "valid"
 INVALID = "invalid"
 INVALID_BY_REASON = "invalid_"
 """Prefix: ``invalid_<reason>`` for each reason code."""
+FORGOTTEN_USER = "forgotten_user"
+"""Records of a user who asked to be forgotten, neither written nor dead-lettered
+(``transactions.forgotten``): counted in ``read``, and in neither ``valid`` nor ``invalid``."""
 WRITTEN = "written"
 WRITE_RETRIES = "write_retries"
 WRITE_FAILED = "write_failed"
@@ -53,12 +56,15 @@ ROLLUP_TOO_LATE = "rollup_too_late"
 the event's transaction row is written all the same."""
 ROLLUP_WRITTEN = ROLLUP_PREFIX + WRITTEN
 ROLLUP_MERGED = "rollup_merged"
+ROLLUP_FORGOTTEN_USER = ROLLUP_PREFIX + FORGOTTEN_USER
+"""Firings of a forgotten user's day windows, up to the request, not written (``transactions.forgotten``)."""
 """Windows whose totals took in another writer generation's counts (a restarted job, a backfill)."""
 
 COUNTERS = (
     READ,
     VALID,
     INVALID,
+    FORGOTTEN_USER,
     WRITTEN,
     WRITE_RETRIES,
     WRITE_FAILED,
@@ -71,6 +77,7 @@ COUNTERS = (
     ROLLUP_PREFIX + WRITE_FAILED,
     ROLLUP_TOO_LATE,
     ROLLUP_MERGED,
+    ROLLUP_FORGOTTEN_USER,
 )
 DISTRIBUTIONS = (ROWS_PER_WRITE_CALL, WRITE_FRESHNESS_MS, ROLLUP_PREFIX + ROWS_PER_WRITE_CALL)
 PREFIXES = (INVALID_BY_REASON, DEAD_LETTERED_BY_REASON)

@@ -16,11 +16,14 @@ from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOpt
 
 from transactions import resource_names
 from transactions.excerpt import excerpt
+from transactions.forgotten import DEFAULT_REFRESH_SECONDS
 from transactions_pipeline.parameters import BY_NAME, PARAMETERS
 
 LOCAL_PATH = re.compile(r"[^:\x00-\x1f]+")
 """A local file or glob (no ':', so s3:// and http:// are refused): only for a local run; on
 Dataflow the launcher VM has none of the operator's files, so ``input_file`` must be gs://."""
+MAX_REFRESH_SECONDS = 3600
+"""The longest ``forgotten_refresh``: past an hour, a forgotten user's records could pass for too long."""
 LOCAL_RUNNERS = (None, "DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner", "PrismRunner")
 
 
@@ -57,6 +60,9 @@ class JobConfig:
     rollups_table: str | None = None
     """Where the rollups go (family ``agg``); None: no rollups."""
     rollup_allowed_lateness_seconds: int = 3600
+    forgotten_table: str | None = None
+    """The forgotten users' table (``transactions.forgotten``); None: no such list."""
+    forgotten_refresh_seconds: int = DEFAULT_REFRESH_SECONDS
 
     @property
     def streaming(self) -> bool:
@@ -93,7 +99,16 @@ def resolve_config(options: PipelineOptions) -> JobConfig:
         rollup_allowed_lateness_seconds=resource_names.duration_seconds(
             _check("rollup_allowed_lateness", params.rollup_allowed_lateness)
         ),
+        forgotten_table=_optional("forgotten_table", params.forgotten_table or None),
+        forgotten_refresh_seconds=_refresh_seconds(params.forgotten_refresh),
     )
+
+
+def _refresh_seconds(value: str | None) -> int:
+    seconds = resource_names.duration_seconds(_check("forgotten_refresh", value))
+    if not 1 <= seconds <= MAX_REFRESH_SECONDS:
+        raise ConfigError(f"--forgotten_refresh: {excerpt(value or '')} is not between 1s and 1h")
+    return seconds
 
 
 def _input_file(value: str | None, local: bool) -> str | None:

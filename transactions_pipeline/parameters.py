@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from transactions import layout, resource_names, rollup_layout
+from transactions import forgotten, layout, resource_names, rollup_layout
 
 STREAM = "transacoes-stream"
 BACKFILL = "transacoes-backfill"
@@ -162,6 +162,29 @@ PARAMETERS = (
         "duration",
         default="1h",
         group="Rollups",
+    ),
+    Parameter(
+        "forgotten_table",
+        "Forgotten users Bigtable table ID",
+        "Users who asked to be forgotten (transacoes-forget records them; family "
+        f"'{forgotten.FAMILY}', which transacoes-provision creates): a record of theirs from before the "
+        "request is neither written nor dead-lettered, and is counted in forgotten_user. Empty means "
+        "no such list: a rewind, a replay or a backfill would write a forgotten user's data again.",
+        forgotten.DEFAULT_TABLE,
+        "bigtable_table",
+        default=forgotten.DEFAULT_TABLE,
+        group="Forgotten users",
+    ),
+    Parameter(
+        "forgotten_refresh",
+        "Forgotten users refresh",
+        "How often the job reads the forgotten users again (at least every minute by default). "
+        f"transacoes-forget waits this long, and {forgotten.SETTLE_SECONDS} s more, before it deletes: "
+        "raise its --wait-for-jobs with it.",
+        "60s",
+        "duration",
+        default=f"{forgotten.DEFAULT_REFRESH_SECONDS}s",
+        group="Forgotten users",
     ),
     Parameter(
         "sdk_container_image",

@@ -12,6 +12,7 @@ letters; only ``ReadTransactions`` differs.
 # choose their coders by them), so these are for mypy alone, as in every module of the job.
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 
 import apache_beam as beam
@@ -20,16 +21,22 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.pvalue import DoOutputsTuple, TaggedOutput
 from apache_beam.runners.runner import PipelineResult
 
-from transactions import attributes, rollup_layout
+from transactions import attributes, forgotten, rollup_layout
 from transactions.contract import InvalidMessage, Transaction, parse_transaction
 from transactions.dead_letters import DeadLetter, dead_letter
+from transactions.excerpt import excerpt
+from transactions.forgotten import ForgottenUsers, named_user
+from transactions.messages import backfill_transaction_id
 from transactions_pipeline import metrics, rollup_sink, rollups
 from transactions_pipeline.backfill import ReadCsvLines, parse_csv_line
 from transactions_pipeline.bigtable_sink import WriteBigtableRows, WriteResult
 from transactions_pipeline.bigtable_writer import BigtableTarget
 from transactions_pipeline.dead_letter_sink import PublishDeadLetters
+from transactions_pipeline.forgotten_list import ForgottenList
 from transactions_pipeline.options import JobConfig, choose_local_runner
 from transactions_pipeline.rows import BigtableRow, Sale, SourceMessage, to_row
+
+_LOG = logging.getLogger(__name__)
 
 DEAD_LETTERS = "dead_letters"
 ROWS = "rows"
@@ -59,35 +66,73 @@ class ParseAndValidateFn(beam.DoFn):
 
     ``parse`` turns a record (a Pub/Sub message, or a CSV line; both have ``data`` and
     ``attributes``) into a transaction. Never raises on a bad record: every rejection becomes a
-    dead letter with its reason and the record's original bytes. This runs once per message, so
-    the read and valid counts are kept per bundle and added to the counters when it ends.
+    dead letter with its reason and the record's original bytes. With a ``forgotten`` list, a
+    record of a user who asked to be forgotten, older than the request, becomes neither: it is
+    counted in ``forgotten_user`` and only its transaction id is logged (``transactions.forgotten``).
+    This runs once per message, so the counts are kept per bundle and added to the counters when
+    it ends.
     """
 
-    def __init__(self, parse: Parse = parse_message) -> None:
+    def __init__(self, parse: Parse = parse_message, forgotten: ForgottenList | None = None) -> None:
         self._parse = parse
+        self._forgotten_list = forgotten
         self._read = Metrics.counter(metrics.NAMESPACE, metrics.READ)
         self._valid = Metrics.counter(metrics.NAMESPACE, metrics.VALID)
         self._invalid = Metrics.counter(metrics.NAMESPACE, metrics.INVALID)
+        self._forgotten = Metrics.counter(metrics.NAMESPACE, metrics.FORGOTTEN_USER)
         self._invalid_by_reason = metrics.CounterFamily(metrics.INVALID_BY_REASON)
 
+    def setup(self) -> None:
+        if self._forgotten_list is not None:
+            self._forgotten_list.setup()
+
     def start_bundle(self) -> None:
-        self._bundle_read = self._bundle_invalid = 0
+        self._bundle_read = self._bundle_invalid = self._bundle_forgotten = 0
 
     def process(self, record: SourceMessage) -> Iterable[BigtableRow | TaggedOutput[str, DeadLetter]]:
         self._bundle_read += 1
+        users = self._forgotten_list.current() if self._forgotten_list is not None else NOBODY
         try:
             transaction = self._parse(record)
         except InvalidMessage as error:
+            if users and users.names(named_user(record.data, record.attributes)):
+                return self._forget(transaction_id_of(record))
             self._bundle_invalid += 1
             self._invalid_by_reason[error.reason].inc()
             letter = dead_letter(record.data, record.attributes, error.stage, error.reason, error.detail)
             return (beam.pvalue.TaggedOutput(DEAD_LETTERS, letter),)
+        if users and users.forgets(transaction.user_id, transaction.event_time_ms):
+            return self._forget(transaction.transaction_id)
         return (to_row(transaction, record),)
+
+    def _forget(self, transaction_id: str) -> tuple[()]:
+        self._bundle_forgotten += 1
+        _LOG.info("not written: transaction %s of a user who asked to be forgotten", excerpt(transaction_id))
+        return ()
 
     def finish_bundle(self) -> None:
         self._read.inc(self._bundle_read)
-        self._valid.inc(self._bundle_read - self._bundle_invalid)
+        self._valid.inc(self._bundle_read - self._bundle_invalid - self._bundle_forgotten)
         self._invalid.inc(self._bundle_invalid)
+        self._forgotten.inc(self._bundle_forgotten)
+
+    def teardown(self) -> None:
+        if self._forgotten_list is not None:
+            self._forgotten_list.teardown()
+
+
+NOBODY = ForgottenUsers({})
+
+
+def transaction_id_of(record: SourceMessage) -> str:
+    """A record's transaction id without parsing it: the producer's attribute, or a backfill line's
+    own (file and offset); ``unknown`` when it carries neither."""
+    message_attributes = record.attributes
+    if attributes.SOURCE_FILE in message_attributes and attributes.SOURCE_OFFSET in message_attributes:
+        offset = message_attributes[attributes.SOURCE_OFFSET]
+        if offset.isdigit():
+            return backfill_transaction_id(message_attributes[attributes.SOURCE_FILE], int(offset))
+    return message_attributes.get(attributes.TRANSACTION_ID) or "unknown"
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
@@ -106,7 +151,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     else:
         records = pipeline | STEP_READ >> ReadCsvLines(config.input_file)
         parse = parse_csv_line
-    parsed = parse_and_validate(records, parse)
+    parsed = parse_and_validate(records, parse, forgotten_list(config))
     dead_letters, written = write_rows(parsed, config)
     dead_letters | STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
     if config.rollups_table:
@@ -125,7 +170,7 @@ def write_rollups(written: beam.PCollection[WrittenSales], config: JobConfig, ge
     failures = rollups.rollup_rows(
         written, config.streaming, config.rollup_allowed_lateness_seconds
     ) | rollups.STEP_WRITE >> rollup_sink.WriteRollups(
-        rollup_target, generation, adaptive_throttling=not config.streaming
+        rollup_target, generation, adaptive_throttling=not config.streaming, forgotten=forgotten_list(config)
     )
     failures | rollups.STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
 
@@ -141,9 +186,20 @@ def bigtable_target(config: JobConfig, table: str | None = None, column_family: 
     )
 
 
-def parse_and_validate(records: beam.PCollection[SourceMessage], parse: Parse = parse_message) -> DoOutputsTuple:
+def parse_and_validate(
+    records: beam.PCollection[SourceMessage], parse: Parse = parse_message, forgotten: ForgottenList | None = None
+) -> DoOutputsTuple:
     """``records`` -> tagged outputs ``rows`` (:class:`BigtableRow`) and ``dead_letters``."""
-    return records | STEP_PARSE >> beam.ParDo(ParseAndValidateFn(parse)).with_outputs(DEAD_LETTERS, main=ROWS)
+    fn = ParseAndValidateFn(parse, forgotten)
+    return records | STEP_PARSE >> beam.ParDo(fn).with_outputs(DEAD_LETTERS, main=ROWS)
+
+
+def forgotten_list(config: JobConfig) -> ForgottenList | None:
+    """The job's view of the forgotten list, or None when it keeps none (``forgotten_table`` empty)."""
+    if not config.forgotten_table:
+        return None
+    target = bigtable_target(config, config.forgotten_table, forgotten.FAMILY)
+    return ForgottenList(target, config.forgotten_refresh_seconds)
 
 
 def write_rows(parsed: DoOutputsTuple, config: JobConfig) -> WriteResult:

@@ -21,7 +21,7 @@ from typing import Any
 
 from google.api_core import exceptions as api_exceptions
 
-from transactions import resource_names, retention, rollup_layout
+from transactions import forgotten, resource_names, retention, rollup_layout
 from transactions.cli_errors import pubsub_existence_problem
 from transactions.excerpt import excerpt, message_line, path_line
 from transactions.kaggle import SaleRow, UnusableInput, check_header, parse_row, split_fields
@@ -58,6 +58,8 @@ def check_all(config: JobConfig) -> None:
     check_bigtable(config)
     if config.rollups_table:
         check_rollups_table(config, config.rollups_table)
+    if config.forgotten_table:
+        check_forgotten_table(config, config.forgotten_table)
     if config.bigtable_app_profile:
         check_app_profile(config)
 
@@ -130,6 +132,12 @@ def check_bigtable(config: JobConfig) -> None:
 def check_rollups_table(config: JobConfig, table: str) -> None:
     """The rollups table exists, with the rollups' families ``agg`` and ``ids``."""
     _check_table(config, "rollups_table", table, None, rollup_layout.FAMILIES)
+
+
+def check_forgotten_table(config: JobConfig, table: str) -> None:
+    """The forgotten users' table exists, with its family: without it the job could not tell whose
+    records to drop, so it does not start."""
+    _check_table(config, "forgotten_table", table, None, (forgotten.FAMILY,))
 
 
 def _check_table(

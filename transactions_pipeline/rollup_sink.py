@@ -32,10 +32,12 @@ from apache_beam.utils.windowed_value import WindowedValue
 from transactions import attributes, rollup_layout
 from transactions.dead_letters import dead_letter
 from transactions.formats import format_cents
+from transactions.rollup_layout import USER_DAY
 from transactions_pipeline import metrics
 from transactions_pipeline.bigtable_connection import ConnectionFactory, adaptive_throttler, bigtable_connection
 from transactions_pipeline.bigtable_reader import BigtableReader
 from transactions_pipeline.bigtable_writer import BigtableBatchWriter, BigtableTarget, RetryPolicy, WriteOutcome
+from transactions_pipeline.forgotten_list import ForgottenList
 from transactions_pipeline.rollups import BY_NAME, RollupFiring, Sales
 from transactions_wire.bigtable import encode_entry
 
@@ -110,14 +112,17 @@ class _WriteRollupsFn(beam.DoFn):
         policy: RetryPolicy,
         client_factory: ConnectionFactory = bigtable_connection,
         adaptive_throttling: bool = False,
+        forgotten: ForgottenList | None = None,
     ) -> None:
         self._target = target
         self._generation = generation
         self._policy = policy
         self._client_factory = client_factory
         self._adaptive_throttling = adaptive_throttling
+        self._forgotten_list = forgotten
         self._metrics = metrics.WriterMetrics(metrics.ROLLUP_PREFIX)
         self._merged = Metrics.counter(metrics.NAMESPACE, metrics.ROLLUP_MERGED)
+        self._forgotten = Metrics.counter(metrics.NAMESPACE, metrics.ROLLUP_FORGOTTEN_USER)
 
     def display_data(self) -> dict[str, Any]:
         return {
@@ -140,6 +145,9 @@ class _WriteRollupsFn(beam.DoFn):
         self._other_generations = other_generations_filter(self._generation)
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollups-writer")
         self._opened.callback(self._sender.shutdown, wait=True)  # closed before the connection
+        if self._forgotten_list is not None:
+            self._forgotten_list.setup()
+            self._opened.callback(self._forgotten_list.teardown)
 
     def teardown(self) -> None:
         opened = getattr(self, "_opened", None)
@@ -151,6 +159,9 @@ class _WriteRollupsFn(beam.DoFn):
         self._totals_in_flight: tuple[list[RollupRow], list[Counted], Future[WriteOutcome]] | None = None
 
     def process(self, firing: RollupFiring) -> list[WindowedValue] | None:
+        if self._forgotten_day(firing):
+            self._forgotten.inc()
+            return None
         key = firing.key
         earlier = self._firings.get(key)
         if earlier is not None:  # two panes of one window in a bundle: the later holds the earlier
@@ -162,6 +173,15 @@ class _WriteRollupsFn(beam.DoFn):
 
     def finish_bundle(self) -> list[WindowedValue]:
         return self._flush() + self._settle_totals()
+
+    def _forgotten_day(self, firing: RollupFiring) -> bool:
+        """A forgotten user's day that began at or before the request: not written again, not even
+        from the sales this job held in its window before the request (docs/data-lifecycle.md)."""
+        return (
+            self._forgotten_list is not None
+            and firing.rollup == USER_DAY.name
+            and self._forgotten_list.current().forgets(firing.name, firing.start_ms)
+        )
 
     def _flush(self) -> list[WindowedValue]:
         """(1) and (2) of this batch; its (3) goes to the sender thread, to be settled with the next
@@ -271,9 +291,10 @@ class WriteRollups(beam.PTransform):
         policy: RetryPolicy = RetryPolicy(),
         client_factory: ConnectionFactory = bigtable_connection,
         adaptive_throttling: bool = False,
+        forgotten: ForgottenList | None = None,
     ) -> None:
         super().__init__()
-        self._fn = _WriteRollupsFn(target, generation, policy, client_factory, adaptive_throttling)
+        self._fn = _WriteRollupsFn(target, generation, policy, client_factory, adaptive_throttling, forgotten)
 
     def expand(self, firings: beam.PCollection) -> beam.PCollection:
         return firings | "WriteBatches" >> beam.ParDo(self._fn)

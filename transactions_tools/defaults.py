@@ -6,7 +6,7 @@ emulators' own. Beam checks Pub/Sub project ids, so the local project needs 6+ c
 (``local-project``, never ``demo``); the Bigtable emulator accepts any instance name.
 """
 
-from transactions import layout, rollup_layout
+from transactions import forgotten, layout, rollup_layout
 
 PROJECT = "local-project"
 INSTANCE = "local-instance"
@@ -14,6 +14,8 @@ TABLE = layout.DEFAULT_TABLE
 COLUMN_FAMILY = layout.FAMILY
 ROLLUPS_TABLE = "transacoes_rollups"
 ROLLUP_FAMILIES = rollup_layout.FAMILIES
+FORGOTTEN_TABLE = forgotten.DEFAULT_TABLE
+FORGOTTEN_FAMILIES = (forgotten.FAMILY,)
 TOPIC = "transacoes"
 SUBSCRIPTION = "transacoes-pipeline"
 DEAD_LETTER_TOPIC = "transacoes-dead-letter"

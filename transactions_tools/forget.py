@@ -1,10 +1,16 @@
 """``transacoes-forget``: erase one user's personal data on request (LGPD art. 18, GDPR art. 17).
 
     transacoes-forget --user ID --project P --instance I
-        [--table transacoes] [--rollups-table transacoes_rollups]
+        [--table transacoes] [--rollups-table transacoes_rollups] [--forgotten-table transacoes_forgotten]
         [--dead-letter-subscription projects/P/subscriptions/transacoes-dead-letter-sub] [--max N]
+        [--wait-for-jobs SECONDS]
 
-What goes, in this order:
+First the user is recorded in the forgotten users' table (``transactions.forgotten``), stamped
+with the time of this request: from then on a job drops the user's records of that time or
+before, whether a rewind, a dead-letter replay or a backfill brings them. A running job reads
+that table again every ``forgotten_refresh`` (60 s by default), so the command waits that long and
+15 s more (``--wait-for-jobs``; 0 when no job runs) before it deletes: nothing a job writes after
+the deletion can then be the user's old data. Then what goes, in this order:
 
 - the user's transaction rows: one ``DropRowRange`` on the key prefix ``ID#`` (the row key starts
   with the user id, and ``#`` is never in one: ``transactions.layout``), so the whole prefix is
@@ -20,7 +26,8 @@ The per-category-minute totals stay: they sum every user's purchases and name no
 list transaction ids (``producer``'s or ``csv-<file hash>:<offset>``), which identify nobody once
 the rows they pointed to are gone (``docs/data-lifecycle.md``, "Forget a user").
 
-It prints what it found and deleted, and running it again is harmless (nothing left: zeros).
+It prints what it found and deleted, and running it again is harmless (nothing left: zeros; the
+request's time moves to the new run's).
 Exit codes: 0 done; 2 bad options or no credentials; 3 Pub/Sub or Bigtable unreachable or failing,
 or the dead-letter subscription missing. The user id is checked against contract v1's rule and
 only ever printed as a bounded, escaped excerpt.
@@ -30,13 +37,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from transactions import attributes, layout, resource_names, rollup_layout
+from transactions import forgotten, layout, resource_names, rollup_layout
 from transactions.cli_errors import (
     ArgumentParser,
     check_names,
@@ -46,14 +53,16 @@ from transactions.cli_errors import (
 )
 from transactions.contract import USER_ID_RULE, is_valid_user_id
 from transactions.excerpt import excerpt
+from transactions.formats import epoch_ms_to_rfc3339
 from transactions_tools import defaults
 from transactions_tools.dead_letter_lease import Held
 from transactions_tools.triage import subscriber_client
 from transactions_wire import clients
 
-__all__ = ["Forgotten", "belongs_to", "forget", "main", "user_rollup_prefix"]
+__all__ = ["Forgotten", "forget", "main", "user_rollup_prefix"]
 
 PROG = "transacoes-forget"
+WAIT_FOR_JOBS_SECONDS = forgotten.DEFAULT_REFRESH_SECONDS + forgotten.SETTLE_SECONDS
 
 
 class Unreachable(Exception):
@@ -78,33 +87,20 @@ def user_rollup_prefix(user_id: str) -> bytes:
     return f"{rollup_layout.USER_DAY.prefix}{sep}{user_id}{sep}".encode()
 
 
-def belongs_to(data: bytes, message_attributes: Any, user_id: str) -> bool:
-    """Whether a dead letter carries ``user_id``'s data: a transaction's JSON ``user_id``, a
-    backfill line's first CSV field, or a user-day total's key. Anything else is not the user's
-    (a message that is not JSON names no user we can tell)."""
-    if message_attributes.get(attributes.ROLLUP) is not None:
-        try:
-            key = orjson.loads(data).get("key", "")
-        except (orjson.JSONDecodeError, AttributeError):
-            return False
-        return isinstance(key, str) and key.encode().startswith(user_rollup_prefix(user_id))
-    if message_attributes.get(attributes.SOURCE_FILE) is not None:
-        first = data.split(b",", 1)[0].strip().strip(b'"')
-        return first == user_id.encode()
-    try:
-        record = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(record, dict) and record.get("user_id") == user_id
-
-
-def forget(args: argparse.Namespace) -> Forgotten:
+def forget(args: argparse.Namespace, sleep: Callable[[float], None] | None = None) -> Forgotten:
+    """Record, wait, delete: the module's docstring. ``sleep`` is ``time.sleep`` unless a test's."""
     user: str = args.user
     if args.dead_letter_subscription:  # checked first: a missing one stops the run before anything is deleted
         with ExitStack() as opened:
             _must_exist(subscriber_client(opened), args.dead_letter_subscription)
     with clients.bigtable_admin(args.bigtable_project or args.project) as client:
         instance = client.instance(args.instance)
+        if args.forgotten_table:
+            at_ms = record_request(instance.table(args.forgotten_table), user, int(time.time() * 1000))
+            print(f"recorded in {args.forgotten_table}: forgotten at {epoch_ms_to_rfc3339(at_ms)}", flush=True)
+            if args.wait_for_jobs:
+                print(f"waiting {args.wait_for_jobs:g} s for running jobs to read it (--wait-for-jobs)", flush=True)
+                (sleep or time.sleep)(args.wait_for_jobs)
         rows = _drop_prefix(instance.table(args.table), layout.user_prefix(user))
         rollups = (
             _drop_prefix(instance.table(args.rollups_table), user_rollup_prefix(user)) if args.rollups_table else 0
@@ -113,6 +109,19 @@ def forget(args: argparse.Namespace) -> Forgotten:
     if args.dead_letter_subscription:
         deleted, kept = _forget_dead_letters(args.dead_letter_subscription, user, args.max)
     return Forgotten(rows, rollups, deleted, kept, deleted + kept < args.max)
+
+
+def record_request(table: Any, user_id: str, at_ms: int) -> int:
+    """Write the user's entry in the forgotten users' table, stamped ``at_ms``; returns ``at_ms``."""
+    from datetime import UTC, datetime
+
+    row = table.direct_row(forgotten.row_key(user_id))
+    stamp = datetime.fromtimestamp(at_ms / 1000, UTC)
+    row.set_cell(forgotten.FAMILY, forgotten.COLUMN, forgotten.request_value(at_ms), timestamp=stamp)
+    status = row.commit()  # python-bigtable returns a failed call as a status, not an exception
+    if status.code:
+        raise Unreachable(f"could not record the user in {table.table_id}: {status.message}")
+    return at_ms
 
 
 def _drop_prefix(table: Any, prefix: bytes) -> int:
@@ -136,13 +145,17 @@ def _forget_dead_letters(subscription: str, user_id: str, at_most: int) -> tuple
         held = Held(subscriber_client(opened), subscription)
         try:
             held.pull(at_most)
-            mine = [m.ack_id for m in held.messages if belongs_to(m.message.data, m.message.attributes, user_id)]
+            mine = [m.ack_id for m in held.messages if _names(m.message, user_id)]
             held.acknowledge(mine)
             acknowledged = mine
         finally:
             done = set(acknowledged)
             held.hand_back([m.ack_id for m in held.messages if m.ack_id not in done])
     return len(acknowledged), len(held.messages) - len(acknowledged)
+
+
+def _names(message: Any, user_id: str) -> bool:
+    return forgotten.named_user(message.data, message.attributes) == user_id
 
 
 def _must_exist(subscriber: Any, subscription: str) -> None:
@@ -165,6 +178,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--rollups-table", default=defaults.ROLLUPS_TABLE, help=f"default {defaults.ROLLUPS_TABLE}; '' for none"
     )
     parser.add_argument(
+        "--forgotten-table",
+        default=defaults.FORGOTTEN_TABLE,
+        help=f"where the request is recorded, for the jobs to read (default {defaults.FORGOTTEN_TABLE}); "
+        "'' records nothing, and a rewind, replay or backfill would bring the user's data back",
+    )
+    parser.add_argument(
+        "--wait-for-jobs",
+        type=finite_number(0, 3_600),
+        default=WAIT_FOR_JOBS_SECONDS,
+        help=f"seconds to wait after recording, before deleting: the jobs' forgotten_refresh and "
+        f"{forgotten.SETTLE_SECONDS} s more (default {WAIT_FOR_JOBS_SECONDS}; 0 when no job runs)",
+    )
+    parser.add_argument(
         "--dead-letter-subscription",
         help="projects/<project>/subscriptions/<dead-letter sub> (default: the project's "
         f"{defaults.DEAD_LETTER_SUBSCRIPTION}); '' to leave the dead letters",
@@ -184,6 +210,7 @@ NAMED_OPTIONS = (
     ("instance", "bigtable_instance"),
     ("table", "bigtable_table"),
     ("rollups_table", "bigtable_table"),
+    ("forgotten_table", "bigtable_table"),
     ("dead_letter_subscription", "subscription"),
 )
 
@@ -197,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         args.dead_letter_subscription = resource_names.subscription_path(
             args.project, defaults.DEAD_LETTER_SUBSCRIPTION
         )
-    check_names(parser, args, NAMED_OPTIONS, may_be_empty=("rollups_table", "dead_letter_subscription"))
+    check_names(
+        parser, args, NAMED_OPTIONS, may_be_empty=("rollups_table", "forgotten_table", "dead_letter_subscription")
+    )
 
     def run() -> int:
         done = forget(args)

@@ -4,12 +4,14 @@ Topic and subscription for the transactions, the dead-letter topic and a subscri
 (so dead letters are kept until someone reads them), both subscriptions with a 60 s ack
 deadline and no expiration; the input subscription keeps acknowledged messages for 7 days, so
 the job can be rewound (``transacoes-rewind``). The Bigtable table with its column family, and
-the rollups table with its families ``agg`` and ``ids``, each with its garbage-collection rule
+the rollups table with its families ``agg`` and ``ids``, the forgotten users' table with its
+family ``forgotten`` (``transactions.forgotten``), each with its garbage-collection rule
 from :data:`transactions.retention.GC_RULES` (a max age in event time, or one version). Existing
 resources are left as they are, except two things brought to the retention table: a family's GC
 rule and the input subscription's retention of acknowledged messages (a deployment made before
-them gets them). ``--rollups-table ''`` skips the rollups table. ``deploy/infra`` declares the
-same (``tests/unit/deploy/test_infra.py`` keeps the two equal).
+them gets them). ``--rollups-table ''`` skips the rollups table, ``--forgotten-table ''`` the
+forgotten users'. ``deploy/infra`` declares the same (``tests/unit/deploy/test_infra.py`` keeps
+the two equal).
 
     transacoes-provision --project=P --instance=I [--table=transacoes] ...
 """
@@ -37,6 +39,7 @@ DEFAULTS = {
     "dead_letter_subscription": defaults.DEAD_LETTER_SUBSCRIPTION,
     "table": defaults.TABLE,
     "rollups_table": defaults.ROLLUPS_TABLE,
+    "forgotten_table": defaults.FORGOTTEN_TABLE,
 }
 
 
@@ -62,6 +65,8 @@ class Resources:
     bigtable_project: str | None = None
     rollups_table: str = DEFAULTS["rollups_table"]
     """Empty: no rollups table."""
+    forgotten_table: str = DEFAULTS["forgotten_table"]
+    """Who asked to be forgotten (``transactions.forgotten``); empty: no such table."""
 
     def topic_path(self, name: str) -> str:
         return resource_names.topic_path(self.project, name)
@@ -104,6 +109,8 @@ def provision(resources: Resources, log: Log = print) -> None:
     create_table(bigtable_project, resources.instance, resources.table, (resources.column_family,), log)
     if resources.rollups_table:
         create_table(bigtable_project, resources.instance, resources.rollups_table, defaults.ROLLUP_FAMILIES, log)
+    if resources.forgotten_table:
+        create_table(bigtable_project, resources.instance, resources.forgotten_table, defaults.FORGOTTEN_FAMILIES, log)
 
 
 def _retain_acked(subscriber: Any, path: str, log: Log) -> None:
@@ -187,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{name.replace('_', '-')}", default=default, help=f"default {default}")
     parser.add_argument("--column-family", default=defaults.COLUMN_FAMILY)
     args = parser.parse_args(argv)
-    check_names(parser, args, NAMED_OPTIONS, may_be_empty=("rollups_table",))
+    check_names(parser, args, NAMED_OPTIONS, may_be_empty=("rollups_table", "forgotten_table"))
     resources = Resources(
         project=args.project,
         instance=args.instance,
@@ -199,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         dead_letter_subscription=args.dead_letter_subscription,
         bigtable_project=args.bigtable_project,
         rollups_table=args.rollups_table,
+        forgotten_table=args.forgotten_table,
     )
 
     def provision_all() -> int:
@@ -214,6 +222,7 @@ NAMED_OPTIONS = (
     ("instance", "bigtable_instance"),
     ("table", "bigtable_table"),
     ("rollups_table", "bigtable_table"),
+    ("forgotten_table", "bigtable_table"),
     ("column_family", "column_family"),
     ("topic", "pubsub_id"),
     ("subscription", "pubsub_id"),

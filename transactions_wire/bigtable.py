@@ -180,3 +180,17 @@ def read_rows_by_keys(row_keys: Sequence[bytes], row_filter: Any = None) -> dict
     if row_filter is not None:
         fields["filter"] = row_filter._to_pb()
     return fields
+
+
+def read_rows_after(start_key_open: bytes, row_filter: Any = None) -> dict[str, Any]:
+    """A ``ReadRows`` query of every row after ``start_key_open`` (the whole table for b""), as
+    :func:`read_rows_by_keys` builds one: a retry of a cut scan asks for the rest only."""
+    from google.cloud.bigtable_v2.types import data as data_types
+
+    fields: dict[str, Any] = {}
+    if start_key_open:
+        row_range = data_types.RowRange.pb()(start_key_open=start_key_open)
+        fields["rows"] = data_types.RowSet.pb()(row_ranges=[row_range])
+    if row_filter is not None:
+        fields["filter"] = row_filter._to_pb()
+    return fields

@@ -45,6 +45,9 @@ TABLE = "transacoes"
 COLUMN_FAMILY = "dados"
 ROLLUPS_TABLE = "transacoes_rollups"
 ROLLUP_FAMILIES = ("agg", "ids")
+FORGOTTEN_TABLE = "transacoes_forgotten"
+"""Who asked to be forgotten (``transacoes-forget`` writes it, the job reads it: docs/data-lifecycle.md)."""
+FORGOTTEN_FAMILY = "forgotten"
 BACKFILL_APP_PROFILE = "backfill-low-priority"
 JOB_NAME = "transacoes-stream"
 SERVICE_ACCOUNTS = {"dataflow": "transacoes-dataflow", "build": "transacoes-build", "producer": "transacoes-producer"}
@@ -191,10 +194,11 @@ class Family:
     max_versions: int = 1
 
 
-GC_MAX_AGE_DAYS = {COLUMN_FAMILY: 1827, "agg": 1096, "ids": 32}
+GC_MAX_AGE_DAYS = {COLUMN_FAMILY: 1827, "agg": 1096, "ids": 32, FORGOTTEN_FAMILY: 1827}
 """``transactions.retention.GC_RULES``' max ages (docs/bigtable-layout.md, "Retention", says why;
 tests/unit/deploy/test_infra.py keeps them equal): five years of transactions, three of totals,
-and the counted ids for the lateness plus the longest backfill overlap."""
+the counted ids for the lateness plus the longest backfill overlap, and a forgotten user's entry
+as long as the transactions it guards."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,7 @@ class TableSpec:
 TABLES = (
     TableSpec("table", TABLE, (Family(COLUMN_FAMILY, GC_MAX_AGE_DAYS[COLUMN_FAMILY]),)),
     TableSpec("rollups-table", ROLLUPS_TABLE, tuple(Family(name, GC_MAX_AGE_DAYS[name]) for name in ROLLUP_FAMILIES)),
+    TableSpec("forgotten-table", FORGOTTEN_TABLE, (Family(FORGOTTEN_FAMILY, GC_MAX_AGE_DAYS[FORGOTTEN_FAMILY]),)),
 )
 
 

@@ -19,7 +19,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 
-def provision_for_test(unique: str) -> Resources:
+def provision_for_test(unique: str, forgotten_table: str = defaults.FORGOTTEN_TABLE) -> Resources:
+    """Topics, subscriptions and tables of the test's own; the forgotten users' table is the shared
+    default one (empty: no test records anyone there, so a launch that reads it drops nothing),
+    unless the test names its own."""
     resources = Resources(
         project=PROJECT,
         instance=INSTANCE,
@@ -29,6 +32,7 @@ def provision_for_test(unique: str) -> Resources:
         dead_letter_topic=f"dead-letter-{unique}",
         dead_letter_subscription=f"dead-letter-sub-{unique}",
         rollups_table=f"rollups-{unique}",
+        forgotten_table=forgotten_table,
     )
     provision(resources, log=lambda _: None)
     return resources
@@ -64,13 +68,15 @@ def pull_dead_letters(resources: Resources, expected: int, timeout: float = 60) 
 
 
 def read_rows(
-    resources: Resources, table_id: str | None = None, family_name: str | None = None
+    resources: Resources, table_id: str | None = None, family_name: str | None = None, client: Any = None
 ) -> dict[bytes, dict[bytes, list[tuple[bytes, int]]]]:
     """row key -> qualifier -> [(value, timestamp micros), ...] (every version), of the
-    transaction table, or of ``table_id`` and ``family_name`` (the rollups)."""
+    transaction table, or of ``table_id`` and ``family_name`` (the rollups); through ``client``
+    (a classic ``bigtable.Client``, which keeps the emulator it was made for) or a new one."""
     from google.cloud import bigtable
 
-    table = bigtable.Client(project=PROJECT, admin=True).instance(INSTANCE).table(table_id or resources.table)
+    client = client or bigtable.Client(project=PROJECT, admin=True)
+    table = client.instance(INSTANCE).table(table_id or resources.table)
     rows = {}
     for row in table.read_rows():
         family = row.cells.get(family_name or resources.column_family, {})

@@ -28,6 +28,7 @@ def pipeline_command(resources: Resources, *extra_args: str) -> list[str]:
         f"--bigtable_table={resources.table}",
         f"--dead_letter_topic={resources.topic_path(resources.dead_letter_topic)}",
         *([f"--rollups_table={resources.rollups_table}"] if resources.rollups_table else []),
+        f"--forgotten_table={resources.forgotten_table}",
         *extra_args,
     ]
 

@@ -222,7 +222,11 @@ def test_the_subscriptions_their_topics_and_the_dead_letters_retention(stack: Bu
 
 def test_the_tables_families_and_gc_rules_are_what_transacoes_provision_makes(stack: Built) -> None:
     tables = {t["name"]: [f["family"] for f in t["columnFamilies"]] for t in of_type(stack.resources, "Table").values()}
-    assert tables == {defaults.TABLE: [defaults.COLUMN_FAMILY], defaults.ROLLUPS_TABLE: list(defaults.ROLLUP_FAMILIES)}
+    assert tables == {
+        defaults.TABLE: [defaults.COLUMN_FAMILY],
+        defaults.ROLLUPS_TABLE: list(defaults.ROLLUP_FAMILIES),
+        defaults.FORGOTTEN_TABLE: list(defaults.FORGOTTEN_FAMILIES),
+    }
     policies = {
         (p["table"], p["columnFamily"]): (p["mode"], p["maxAge"], p["maxVersions"])
         for p in of_type(stack.resources, "GCPolicy").values()
@@ -285,7 +289,11 @@ def test_the_tables_are_protected_so_a_destroy_stops_before_the_data() -> None:
     protection = {
         t["name"]: t.get("deletionProtection") for t in of_type(built.resources, "bigtable/table:Table").values()
     }
-    assert protection == {defaults.TABLE: "PROTECTED", defaults.ROLLUPS_TABLE: "PROTECTED"}
+    assert protection == {
+        defaults.TABLE: "PROTECTED",
+        defaults.ROLLUPS_TABLE: "PROTECTED",
+        defaults.FORGOTTEN_TABLE: "PROTECTED",
+    }
 
 
 def test_autoscaling_replaces_the_node_count() -> None:
@@ -532,6 +540,7 @@ def test_import_ids_name_declared_resources_in_the_forms_pulumi_import_takes(sta
         "instance": r"projects/my-project/instances/transacoes-prod",
         "table": r"projects/my-project/instances/transacoes-prod/tables/transacoes",
         "rollups-table": r"projects/my-project/instances/transacoes-prod/tables/transacoes_rollups",
+        "forgotten-table": r"projects/my-project/instances/transacoes-prod/tables/transacoes_forgotten",
         "backfill-app-profile": r"projects/my-project/instances/transacoes-prod/appProfiles/backfill-low-priority",
         "topic": r"projects/my-project/topics/transacoes",
         "dead-letter-topic": r"projects/my-project/topics/transacoes-dead-letter",
@@ -769,6 +778,8 @@ def test_the_programs_names_are_the_templates_and_the_tools_defaults() -> None:
     assert program.TABLE == defaults.TABLE, "bigtable_table is required; the tools and the README use this name"
     assert program.COLUMN_FAMILY == defaults.COLUMN_FAMILY == default(STREAM, "column_family")
     assert program.ROLLUPS_TABLE == defaults.ROLLUPS_TABLE
+    assert program.FORGOTTEN_TABLE == defaults.FORGOTTEN_TABLE == default(STREAM, "forgotten_table")
+    assert (program.FORGOTTEN_FAMILY,) == defaults.FORGOTTEN_FAMILIES
     assert program.ACK_DEADLINE_SECONDS == provision.ACK_DEADLINE_SECONDS
     assert tuple(defaults.ROLLUP_FAMILIES) == program.ROLLUP_FAMILIES
     assert (program.TOPIC, program.SUBSCRIPTION) == (defaults.TOPIC, defaults.SUBSCRIPTION)

@@ -1,13 +1,14 @@
 """The retention table: which family keeps what for how long, and the numbers that follow from it."""
 
-from transactions import layout, retention, rollup_layout
+from transactions import forgotten, layout, retention, rollup_layout
 
 
-def test_every_family_of_both_tables_has_one_rule_and_the_ids_are_kept_shortest():
+def test_every_family_of_every_table_has_one_rule_and_the_ids_are_kept_shortest():
     assert {
         layout.FAMILY: retention.GcRule(max_versions=1, max_age_days=1827),
         rollup_layout.FAMILY: retention.GcRule(max_versions=1, max_age_days=1096),
         rollup_layout.IDS_FAMILY: retention.GcRule(max_versions=1, max_age_days=32),
+        forgotten.FAMILY: retention.GcRule(max_versions=1, max_age_days=1827),
     } == retention.GC_RULES
     assert min(retention.GC_RULES.values(), key=lambda rule: rule.max_age_days) == retention.IDS
 

@@ -103,3 +103,41 @@ def test_an_error_no_retry_can_fix_raises_at_once():
     with pytest.raises(api_exceptions.PermissionDenied):
         reader(reads, clock).read([b"a"])
     assert clock.slept == []
+
+
+class ScriptedScans:
+    """Each call: the rows after the key asked for, cut after ``n`` rows with an error, or an error."""
+
+    def __init__(self, *script: object) -> None:
+        self.script = list(script)
+        self.after: list[bytes] = []
+
+    def __call__(self, after: bytes, row_filter: object, timeout: float) -> Iterator[tuple[bytes, list[Cell]]]:
+        self.after.append(after)
+        answer = self.script.pop(0) if self.script else None
+        return ScriptedReads._rows([key for key in sorted(ROWS) if key > after], answer)
+
+
+def test_a_scan_reads_the_whole_table_and_a_cut_one_resumes_after_the_last_whole_row():
+    clock = FakeClock()
+    scans = ScriptedScans((2, api_exceptions.ServiceUnavailable("cut")), api_exceptions.ResourceExhausted("busy"))
+    outcome = reader(ScriptedReads(), clock).scan(scans)
+    assert outcome.rows == ROWS and outcome.attempts == 3 and len(clock.slept) == 2
+    assert scans.after == [b"", b"b", b"b"]
+
+
+def test_a_scan_still_refused_at_the_deadline_fails_the_bundle():
+    clock = FakeClock()
+    scans = ScriptedScans(
+        (1, api_exceptions.ServiceUnavailable("cut")), *[api_exceptions.ServiceUnavailable("down")] * 100
+    )
+    with pytest.raises(
+        BigtableUnavailable, match=r"reading the rows after b'a' still failing after \d+ attempts in 30s"
+    ):
+        reader(ScriptedReads(), clock).scan(scans)
+
+
+def test_no_keys_no_call():
+    reads = ScriptedReads()
+    outcome = reader(reads, FakeClock()).read([])
+    assert (outcome.rows, outcome.attempts, reads.asked) == ({}, 0, [])

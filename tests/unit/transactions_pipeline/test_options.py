@@ -26,7 +26,17 @@ def test_good_parameters_and_defaults():
         bigtable_instance="local-instance",
         bigtable_table="transacoes",
         column_family="dados",
+        forgotten_table="transacoes_forgotten",
+        forgotten_refresh_seconds=60,
     )
+
+
+def test_the_forgotten_list_can_be_left_out_and_its_refresh_is_bounded():
+    assert config_of(*GOOD, "--forgotten_table=").forgotten_table is None
+    assert config_of(*GOOD, "--forgotten_refresh=5m").forgotten_refresh_seconds == 300
+    for bad, says in (("0", "is not between 1s and 1h"), ("2h", "is not between 1s and 1h"), ("1d", "is not")):
+        with pytest.raises(ConfigError, match=f"--forgotten_refresh: '{bad}' {says}"):
+            config_of(*GOOD, f"--forgotten_refresh={bad}")
 
 
 def test_bigtable_project_overrides_the_job_project():

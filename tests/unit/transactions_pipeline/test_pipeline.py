@@ -80,3 +80,85 @@ def test_the_backfill_has_the_stable_step_names():
         for child in proto.components.transforms[root].subtransforms
     }
     assert top_level == {STEP_READ, STEP_PARSE, STEP_WRITE, STEP_COLLECT_DEAD_LETTERS, STEP_PUBLISH_DEAD_LETTERS}
+
+
+FORGOTTEN_AT_MS = 1_764_740_000_000
+FORGOTTEN = {"ana": FORGOTTEN_AT_MS}
+
+
+def forgotten_table(target):
+    """A connection to a forgotten table holding :data:`FORGOTTEN` (module level: Beam pickles it)."""
+    from transactions import forgotten
+    from transactions_pipeline.bigtable_connection import Connection
+
+    def scan(after, row_filter, timeout):
+        for user, at_ms in sorted(FORGOTTEN.items()):
+            yield forgotten.row_key(user), [(forgotten.FAMILY, forgotten.COLUMN, forgotten.request_value(at_ms))]
+
+    return Connection(send=lambda *args: iter(()), close=lambda: None, scan=scan)
+
+
+def forgotten_list():
+    from transactions_pipeline.bigtable_writer import BigtableTarget
+    from transactions_pipeline.forgotten_list import ForgottenList
+
+    view = ForgottenList(BigtableTarget("p", "i", "transacoes_forgotten", "forgotten"), 60)
+    view._client_factory = forgotten_table
+    return view
+
+
+def test_a_forgotten_users_old_records_are_neither_written_nor_dead_lettered_and_are_counted(caplog):
+    """Ana asked to be forgotten: her transactions up to the request, and a broken record naming
+    her, go nowhere (counted, logged by transaction id alone); her purchase after the request, and
+    everyone else's records, go where they always went."""
+    import logging
+
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from tests.messages import event_time
+
+    def message(record):
+        return PubsubMessage(encode(record), attributes_of(record))
+
+    before, after = event_time(FORGOTTEN_AT_MS - 3_600_000), event_time(FORGOTTEN_AT_MS + 1)
+    old = [valid_record(i, user_id="ana", transaction_id=f"ana-old-{i}", event_time=before) for i in range(3)]
+    at_request = valid_record(3, user_id="ana", transaction_id="ana-at", event_time=event_time(FORGOTTEN_AT_MS))
+    new = valid_record(4, user_id="ana", transaction_id="ana-new", event_time=after)
+    others = [valid_record(i, user_id="bo", transaction_id=f"bo-{i}", event_time=before) for i in range(2)]
+    broken_ana = valid_record(5, user_id="ana", transaction_id="ana-broken", price="abc")
+    broken_bo = valid_record(6, user_id="bo", transaction_id="bo-broken", price="abc")
+    messages = [message(r) for r in [*old, at_request, new, *others, broken_ana, broken_bo]]
+
+    pipeline = BeamTestPipeline(runner="FnApiRunner")
+    parsed = parse_and_validate(pipeline | beam.Create(messages, reshuffle=False), forgotten=forgotten_list())
+    written = parsed[ROWS] | "Ids" >> beam.Map(lambda row: row.sale.transaction_id)
+    letters = parsed[DEAD_LETTERS] | "LetterIds" >> beam.Map(lambda letter: letter.attributes["transaction_id"])
+    assert_that(written, equal_to(["ana-new", "bo-0", "bo-1"]), label="written")
+    assert_that(letters, equal_to(["bo-broken"]), label="dead letters")
+    with caplog.at_level(logging.INFO, logger="transactions_pipeline.pipeline"):
+        result = pipeline.run()
+        result.wait_until_finish()
+
+    def counter(name):
+        [found] = result.metrics().query(MetricsFilter().with_name(name))["counters"]
+        return found.committed
+
+    assert {name: counter(name) for name in ("read", "valid", "invalid", "forgotten_user")} == {
+        "read": 9,
+        "valid": 3,
+        "invalid": 1,
+        "forgotten_user": 5,
+    }, "read = valid + invalid + forgotten_user"
+    logged = [r.getMessage() for r in caplog.records if "forgotten" in r.getMessage()]
+    assert sorted(logged) == sorted(
+        f"not written: transaction '{txid}' of a user who asked to be forgotten"
+        for txid in ("ana-old-0", "ana-old-1", "ana-old-2", "ana-at", "ana-broken")
+    ), "the transaction id, and nothing of the user's data"
+
+
+def test_a_backfill_lines_forgotten_record_is_logged_by_its_own_id():
+    from transactions_pipeline.pipeline import transaction_id_of
+
+    line = PubsubMessage(b"ana,P1", {attributes.SOURCE_FILE: "gs://b/sales.csv", attributes.SOURCE_OFFSET: "120"})
+    assert transaction_id_of(line).startswith("csv-") and transaction_id_of(line).endswith(":120")
+    assert transaction_id_of(PubsubMessage(b"{}", {})) == "unknown"

@@ -4,6 +4,7 @@ real emulators are ``tests/integration/test_forget_emulator.py``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,31 +16,11 @@ import pytest
 from google.api_core import exceptions as api_exceptions
 
 from tests.output import one_clean_line
+from transactions.formats import epoch_ms_to_rfc3339
 from transactions_tools import forget
 from transactions_wire import clients
 
 DLQ = "projects/my-project/subscriptions/transacoes-dead-letter-sub"
-
-
-@pytest.mark.parametrize(
-    ("data", "attrs", "mine"),
-    [
-        (orjson.dumps({"user_id": "ana", "price": "abc"}), {}, True),
-        (orjson.dumps({"user_id": "anabel"}), {}, False),
-        (orjson.dumps({"user_id": "bo"}), {}, False),
-        (b"{not json ana", {}, False),
-        (b"[1, 2]", {}, False),
-        (b"ana,P1,Books,332,10,298.8,UPI,2024-01-02", {"source_file": "gs://b/f.csv"}, True),
-        (b'"ana",P1,Books', {"source_file": "gs://b/f.csv"}, True),
-        (b"anab,P1,Books", {"source_file": "gs://b/f.csv"}, False),
-        (orjson.dumps({"key": "user#ana#20261203", "count": 2}), {"rollup": "user_day"}, True),
-        (orjson.dumps({"key": "user#ana2#20261203", "count": 2}), {"rollup": "user_day"}, False),
-        (orjson.dumps({"key": "category#ana#202612030300"}), {"rollup": "category_minute"}, False),
-        (b"\xff", {"rollup": "user_day"}, False),
-    ],
-)
-def test_which_dead_letters_are_the_users(data, attrs, mine):
-    assert forget.belongs_to(data, attrs, "ana") is mine
 
 
 def test_the_prefixes_are_the_users_alone():
@@ -54,6 +35,9 @@ class World:
     acknowledged: list[str] = field(default_factory=list)
     handed_back: list[str] = field(default_factory=list)
     pulled: bool = False
+    recorded: list[tuple[str, bytes, str, bytes, bytes, int]] = field(default_factory=list)
+    slept: list[float] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
 
     # Pub/Sub
     def get_subscription(self, subscription: str, timeout: float, retry: Any) -> Any:
@@ -93,8 +77,28 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
             return [k for k in scripted.rows.get(self.name, []) if k.startswith(start)]
 
         def drop_by_prefix(self, prefix: bytes) -> None:
+            scripted.events.append("drop")
             scripted.dropped.append((self.name, prefix))
             scripted.rows[self.name] = [k for k in scripted.rows[self.name] if not k.startswith(prefix)]
+
+        def direct_row(self, key: bytes) -> Any:
+            cells: list[tuple[str, bytes, bytes, Any]] = []
+
+            def commit() -> Any:
+                scripted.events.append("record")
+                for family, column, value, stamp in cells:
+                    micros = int(stamp.timestamp() * 1_000_000)
+                    scripted.recorded.append((self.name, key, family, column, value, micros))
+                return SimpleNamespace(code=0)
+
+            return SimpleNamespace(
+                set_cell=lambda family, column, value, timestamp: cells.append((family, column, value, timestamp)),
+                commit=commit,
+            )
+
+    def sleep(seconds: float) -> None:
+        scripted.events.append("wait")
+        scripted.slept.append(seconds)
 
     @contextmanager
     def bigtable_admin(project: str) -> Iterator[Any]:
@@ -106,6 +110,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
 
     monkeypatch.setattr(clients, "bigtable_admin", bigtable_admin)
     monkeypatch.setattr(clients, "pubsub_subscriber", pubsub_subscriber)
+    monkeypatch.setattr(forget.time, "sleep", sleep)
     return scripted
 
 
@@ -122,7 +127,14 @@ def test_one_drop_per_prefix_and_only_the_users_dead_letters_acknowledged(world,
         (orjson.dumps({"user_id": "bo"}), {}),
         (b"ana,P1", {"source_file": "f.csv"}),
     ]
+    before_ms = int(time.time() * 1000)
     assert forget.main(ARGS) == 0
+    [(table, key, family, column, value, micros)] = world.recorded
+    assert (table, key, family, column) == ("transacoes_forgotten", b"ana", "forgotten", b"at")
+    at_ms = micros // 1000
+    assert before_ms <= at_ms <= time.time() * 1000 and micros % 1000 == 0
+    assert value == epoch_ms_to_rfc3339(at_ms).encode()
+    assert world.slept == [75] and world.events[:3] == ["record", "wait", "drop"], "recorded, then waited, then deleted"
     assert world.dropped == [("transacoes", b"ana#"), ("transacoes_rollups", b"user#ana#")]
     assert world.rows == {
         "transacoes": [b"anabel#1#t3", b"bo#1#t4"],
@@ -130,6 +142,8 @@ def test_one_drop_per_prefix_and_only_the_users_dead_letters_acknowledged(world,
     }
     assert (world.acknowledged, world.handed_back) == (["a0", "a2"], ["a1"])
     assert capsys.readouterr().out.splitlines() == [
+        f"recorded in transacoes_forgotten: forgotten at {epoch_ms_to_rfc3339(at_ms)}",
+        "waiting 75 s for running jobs to read it (--wait-for-jobs)",
         "forgot user 'ana'",
         "  transaction rows deleted         2",
         "  user-day rollups deleted         1",
@@ -138,8 +152,8 @@ def test_one_drop_per_prefix_and_only_the_users_dead_letters_acknowledged(world,
 
 
 def test_nothing_left_nothing_dropped(world, capsys):
-    assert forget.main([*ARGS, "--rollups-table", ""]) == 0
-    assert world.dropped == [] and world.acknowledged == []
+    assert forget.main([*ARGS, "--rollups-table", "", "--forgotten-table", ""]) == 0
+    assert world.dropped == [] and world.acknowledged == [] and world.recorded == [] and world.slept == []
     assert capsys.readouterr().out.splitlines()[1:] == [
         "  transaction rows deleted         0",
         "  user-day rollups deleted         0",
@@ -183,3 +197,4 @@ def test_every_failure_is_one_line_and_its_exit_code(world, capsys, argv, code, 
         assert stopped.code == code
     assert one_clean_line(capsys.readouterr().err, 400) == says
     assert world.acknowledged == [] and world.dropped == [], "refused before anything is deleted"
+    assert world.recorded == [], "and before anything is recorded"

@@ -30,7 +30,7 @@ def union(days: int) -> column_family.GCRuleUnion:
     return column_family.GCRuleUnion([KEEP_ONE, column_family.MaxAgeGCRule(timedelta(days=days))])
 
 
-RULES = {"dados": union(1827), "agg": union(1096), "ids": union(32)}
+RULES = {"dados": union(1827), "agg": union(1096), "ids": union(32), "forgotten": union(1827)}
 
 
 @dataclass
@@ -137,6 +137,7 @@ def test_everything_missing_is_created(world):
         "created subscription projects/my-project/subscriptions/transacoes-dead-letter-sub",
         "created table projects/my-project/instances/inst-1/tables/transacoes (dados)",
         "created table projects/my-project/instances/inst-1/tables/transacoes_rollups (agg, ids)",
+        "created table projects/my-project/instances/inst-1/tables/transacoes_forgotten (forgotten)",
     ]
     assert world.subscriptions["projects/my-project/subscriptions/transacoes-pipeline"] == {
         "name": "projects/my-project/subscriptions/transacoes-pipeline",
@@ -155,6 +156,7 @@ def test_everything_missing_is_created(world):
     assert world.tables == {
         "my-project/inst-1/transacoes": {"dados": RULES["dados"]},
         "my-project/inst-1/transacoes_rollups": {"agg": RULES["agg"], "ids": RULES["ids"]},
+        "my-project/inst-1/transacoes_forgotten": {"forgotten": RULES["forgotten"]},
     }
 
 
@@ -172,6 +174,7 @@ def test_what_exists_is_left_as_it_is_and_a_missing_family_added(world):
         "exists: table projects/bt-project/instances/inst-1/tables/transacoes with family dados",
         "exists: table projects/bt-project/instances/inst-1/tables/transacoes_rollups with family agg",
         "created column family ids in projects/bt-project/instances/inst-1/tables/transacoes_rollups",
+        "exists: table projects/bt-project/instances/inst-1/tables/transacoes_forgotten with family forgotten",
     ]
     assert not any(kind == "create_table" for kind, _ in world.requests)
     assert ("create_family", ("bt-project/inst-1/transacoes_rollups", "ids", RULES["ids"])) in world.requests
@@ -180,7 +183,7 @@ def test_what_exists_is_left_as_it_is_and_a_missing_family_added(world):
 def test_an_older_deployment_gets_the_retention_table_and_the_retained_subscription(world):
     """Made before retention: one version only, no acknowledged messages kept. Provisioning again
     brings both to the retention table, and a third run changes nothing."""
-    resources = provision.Resources(project="my-project", instance="inst-1", rollups_table="")
+    resources = provision.Resources(project="my-project", instance="inst-1", rollups_table="", forgotten_table="")
     run(resources)
     world.tables["my-project/inst-1/transacoes"]["dados"] = KEEP_ONE
     input_path = "projects/my-project/subscriptions/transacoes-pipeline"
@@ -203,8 +206,8 @@ def test_an_older_deployment_gets_the_retention_table_and_the_retained_subscript
     assert said[-1] == "exists: table projects/my-project/instances/inst-1/tables/transacoes with family dados"
 
 
-def test_an_empty_rollups_table_is_none(world):
-    said = run(provision.Resources(project="my-project", instance="inst-1", rollups_table=""))
+def test_an_empty_rollups_or_forgotten_table_is_none(world):
+    said = run(provision.Resources(project="my-project", instance="inst-1", rollups_table="", forgotten_table=""))
     assert said[-1] == "created table projects/my-project/instances/inst-1/tables/transacoes (dados)"
     assert list(world.tables) == ["my-project/inst-1/transacoes"]
 

@@ -71,3 +71,15 @@ def test_every_value_length_around_the_one_byte_fast_path_encodes_exactly(size):
         b"02428050#8235030767923#r:0:2", ((b"category", b"c" * size), (b"price", b"1.00")), 1_764_969_232_076_000
     )
     assert encode_entry(row, "dados") == library_entry(row, "dados").SerializeToString(deterministic=True)
+
+
+def test_a_scan_query_is_the_whole_table_or_the_rows_after_a_key():
+    from google.cloud.bigtable.data import row_filters
+
+    from transactions_wire.bigtable import read_rows_after
+
+    assert read_rows_after(b"") == {}
+    fields = read_rows_after(b"ana", row_filters.CellsColumnLimitFilter(1))
+    [row_range] = fields["rows"].row_ranges
+    assert row_range.start_key_open == b"ana" and not row_range.HasField("end_key_open")
+    assert fields["filter"].cells_per_column_limit_filter == 1

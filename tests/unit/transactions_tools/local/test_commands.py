@@ -21,6 +21,7 @@ def test_the_local_streaming_jobs_command_line():
         "--bigtable_table=transacoes",
         "--dead_letter_topic=projects/local-project/topics/transacoes-dead-letter",
         "--rollups_table=transacoes_rollups",
+        "--forgotten_table=transacoes_forgotten",
         "--extra=1",
     ]
 
