@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 import orjson
 
 from transactions import attributes, rollup_layout
-from transactions.formats import epoch_ms_to_rfc3339, rfc3339_ms_to_epoch_ms
+from transactions.formats import MAX_EVENT_MS, epoch_ms_to_rfc3339, rfc3339_ms_to_epoch_ms
 
 DEFAULT_TABLE = "transacoes_forgotten"
 FAMILY = "forgotten"
@@ -61,16 +61,20 @@ class ForgottenUsers:
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[bytes, bytes]]) -> ForgottenUsers:
-        """From the table's rows as (row key, the ``at`` cell's value); a row that is not a user id
-        and a time (written by hand) is left out rather than guessed at."""
+        """From the table's rows as (row key, the ``at`` cell's value). Fails closed: an entry whose
+        time cannot be read (one written by hand, say) forgets every record of that user, whatever
+        its time; a key that is not UTF-8 is no user id, and is left out."""
         requested = {}
         for key, value in rows:
             try:
-                user_id, at_ms = key.decode(), rfc3339_ms_to_epoch_ms(value.decode())
+                user_id = key.decode()
             except UnicodeDecodeError:
                 continue
-            if at_ms is not None:
-                requested[user_id] = at_ms
+            try:
+                at_ms = rfc3339_ms_to_epoch_ms(value.decode())
+            except UnicodeDecodeError:
+                at_ms = None
+            requested[user_id] = MAX_EVENT_MS if at_ms is None else at_ms
         return cls(requested)
 
     def __len__(self) -> int:

@@ -20,9 +20,14 @@ FORMS = {
     "subscription": re.compile(rf"projects/{_PROJECT}/subscriptions/{_PUBSUB_ID}"),
     "bigtable_instance": re.compile(r"[a-z][-a-z0-9]{4,31}[a-z0-9]"),
     "bigtable_table": re.compile(r"[-_.a-zA-Z0-9]{1,50}"),
+    "bigtable_table_or_empty": re.compile(r"[-_.a-zA-Z0-9]{0,50}"),
     "column_family": re.compile(r"[-_.a-zA-Z0-9]{1,64}"),
     "app_profile": re.compile(r"[-_a-zA-Z0-9]{0,50}"),
     "duration": re.compile(r"(0|[1-9][0-9]{0,6}[smh])"),
+    # 1 s to 1 h, in RE2 as well: 1-3600s, 1-60m, 1h
+    "refresh": re.compile(
+        r"(([1-9]|[1-9][0-9]|[1-9][0-9]{2}|[12][0-9]{3}|3[0-5][0-9]{2}|3600)s|([1-9]|[1-5][0-9]|60)m|1h)"
+    ),
     # A bucket, then an object name or a glob; control characters never.
     "gcs_path": re.compile(r"gs://[a-z0-9][-_.a-z0-9]{1,220}[a-z0-9]/[^\x00-\x1f]+"),
     # registry host[:port]/path, then a tag or a digest (Artifact Registry, gcr.io, Docker Hub).
@@ -39,9 +44,11 @@ DESCRIPTIONS = {
     "subscription": "projects/<project>/subscriptions/<subscription>",
     "bigtable_instance": "an instance id: 6-33 characters of a-z, 0-9 and '-', starting with a letter",
     "bigtable_table": "a table id: 1-50 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
+    "bigtable_table_or_empty": "a table id (1-50 characters of a-z, A-Z, 0-9, '_', '-' and '.'), or empty for none",
     "column_family": "a column family name: 1-64 characters of a-z, A-Z, 0-9, '_', '-' and '.'",
     "app_profile": "an app profile id: letters, digits, '_' and '-'",
     "duration": "a whole number of seconds, minutes or hours: 90s, 30m, 1h (or 0)",
+    "refresh": "from 1s to 1h, in whole seconds, minutes or hours: 30s, 5m, 1h",
     "gcs_path": "gs://<bucket>/<path>, glob allowed (e.g. gs://my-bucket/sales/*.csv)",
     "container_image": "<registry>/<path>:<tag> or <registry>/<path>@sha256:<digest>",
 }

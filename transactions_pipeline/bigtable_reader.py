@@ -76,7 +76,8 @@ class BigtableReader:
         read whole, as the forgotten list is."""
         return self._retried(
             lambda last, timeout: scan_attempt(last or b"", row_filter, timeout),
-            lambda last: "the table" if last is None else f"the rows after {last[:64]!r}",
+            # never a key: the forgotten list's keys are the ids of people who asked to be erased
+            lambda last: "the table" if last is None else "the rest of the table",
         )
 
     def _retried(

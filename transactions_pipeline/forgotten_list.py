@@ -9,8 +9,10 @@ read. The list in use is never older than the refresh period plus one read: a pe
 wall-clock time (``forgotten_refresh``, 60 s by default), and the first record of a new slot reads
 the list again.
 
-One copy per worker process, shared by its threads (Beam's ``Shared``): the first thread to need
-the new slot's list reads it with its own connection, the others wait for it and take it.
+One copy per worker process, shared by its threads and by both steps that read it (Beam's
+``Shared``, whose key travels with the one ``ForgottenList`` the pipeline gives both): the first
+thread to need the new slot's list reads it, the others wait for it and take it. A DoFn opens its
+connection only when it is the one to read, so a worker's many threads hold no idle clients.
 
 Why not a Beam side input, refreshed by a ``PeriodicImpulse``: the job reads in the global window,
 and on the Python direct runner (``make demo``, the tests) a main input in the global window waits
@@ -62,12 +64,9 @@ class ForgottenList:
         self._client_factory: ConnectionFactory = bigtable_connection
 
     def setup(self) -> None:
-        """Open this DoFn's connection and read the list, before the first record."""
+        """Have the list before the first record (read now, unless this slot's is read already)."""
         self._opened = ExitStack()
-        connection: Connection = self._client_factory(self._target)
-        self._opened.callback(connection.close)
-        self._scan = connection.scan
-        self._reader = BigtableReader(connection.read, self._target.table_name, self._policy)
+        self._connection: Connection | None = None
         self._slot: int | None = None
         self.current()
 
@@ -80,10 +79,16 @@ class ForgottenList:
         return self._users
 
     def teardown(self) -> None:
-        self._opened.close()
+        opened = getattr(self, "_opened", None)
+        if opened is not None:
+            opened.close()
 
     def _read(self) -> ForgottenUsers:
         from google.cloud.bigtable.data import row_filters
+
+        if self._connection is None:  # this DoFn's first read: its own client, closed at teardown
+            self._connection = self._client_factory(self._target)
+            self._opened.callback(self._connection.close)
 
         latest = row_filters.RowFilterChain(
             [
@@ -92,12 +97,13 @@ class ForgottenList:
                 row_filters.CellsColumnLimitFilter(1),
             ]
         )
-        rows = self._reader.scan(self._scan, latest).rows
+        reader = BigtableReader(self._connection.read, self._target.table_name, self._policy)
+        rows = reader.scan(self._connection.scan, latest).rows
         return ForgottenUsers.from_rows((key, cells[0][2]) for key, cells in rows.items() if cells)
 
     def __getstate__(self) -> dict[str, Any]:
         """What travels with the DoFn: the settings, never an open connection."""
         state = dict(self.__dict__)
-        for opened in ("_opened", "_scan", "_reader", "_slot", "_users"):
+        for opened in ("_opened", "_connection", "_slot", "_users"):
             state.pop(opened, None)
         return state

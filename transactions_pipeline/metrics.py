@@ -56,9 +56,9 @@ ROLLUP_TOO_LATE = "rollup_too_late"
 the event's transaction row is written all the same."""
 ROLLUP_WRITTEN = ROLLUP_PREFIX + WRITTEN
 ROLLUP_MERGED = "rollup_merged"
+"""Windows whose totals took in another writer generation's counts (a restarted job, a backfill)."""
 ROLLUP_FORGOTTEN_USER = ROLLUP_PREFIX + FORGOTTEN_USER
 """Firings of a forgotten user's day windows, up to the request, not written (``transactions.forgotten``)."""
-"""Windows whose totals took in another writer generation's counts (a restarted job, a backfill)."""
 
 COUNTERS = (
     READ,

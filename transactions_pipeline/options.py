@@ -23,7 +23,8 @@ LOCAL_PATH = re.compile(r"[^:\x00-\x1f]+")
 """A local file or glob (no ':', so s3:// and http:// are refused): only for a local run; on
 Dataflow the launcher VM has none of the operator's files, so ``input_file`` must be gs://."""
 MAX_REFRESH_SECONDS = 3600
-"""The longest ``forgotten_refresh``: past an hour, a forgotten user's records could pass for too long."""
+"""The longest ``forgotten_refresh`` (its form, ``resource_names``' ``refresh``): past an hour, a
+forgotten user's records could pass for too long."""
 LOCAL_RUNNERS = (None, "DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner", "PrismRunner")
 
 
@@ -105,10 +106,8 @@ def resolve_config(options: PipelineOptions) -> JobConfig:
 
 
 def _refresh_seconds(value: str | None) -> int:
-    seconds = resource_names.duration_seconds(_check("forgotten_refresh", value))
-    if not 1 <= seconds <= MAX_REFRESH_SECONDS:
-        raise ConfigError(f"--forgotten_refresh: {excerpt(value or '')} is not between 1s and 1h")
-    return seconds
+    """``forgotten_refresh``'s seconds: its form is 1 s to 1 h (:data:`MAX_REFRESH_SECONDS`)."""
+    return resource_names.duration_seconds(_check("forgotten_refresh", value))
 
 
 def _input_file(value: str | None, local: bool) -> str | None:

@@ -171,7 +171,7 @@ PARAMETERS = (
         "request is neither written nor dead-lettered, and is counted in forgotten_user. Empty means "
         "no such list: a rewind, a replay or a backfill would write a forgotten user's data again.",
         forgotten.DEFAULT_TABLE,
-        "bigtable_table",
+        "bigtable_table_or_empty",
         default=forgotten.DEFAULT_TABLE,
         group="Forgotten users",
     ),
@@ -182,7 +182,7 @@ PARAMETERS = (
         f"transacoes-forget waits this long, and {forgotten.SETTLE_SECONDS} s more, before it deletes: "
         "raise its --wait-for-jobs with it.",
         "60s",
-        "duration",
+        "refresh",
         default=f"{forgotten.DEFAULT_REFRESH_SECONDS}s",
         group="Forgotten users",
     ),

@@ -151,26 +151,33 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
     else:
         records = pipeline | STEP_READ >> ReadCsvLines(config.input_file)
         parse = parse_csv_line
-    parsed = parse_and_validate(records, parse, forgotten_list(config))
+    forgotten_users = forgotten_list(config)  # one list for both steps: one copy per worker process
+    parsed = parse_and_validate(records, parse, forgotten_users)
     dead_letters, written = write_rows(parsed, config)
     dead_letters | STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
     if config.rollups_table:
-        write_rollups(written, config)
+        write_rollups(written, config, forgotten=forgotten_users)
 
 
-def write_rollups(written: beam.PCollection[WrittenSales], config: JobConfig, generation: str | None = None) -> None:
+def write_rollups(
+    written: beam.PCollection[WrittenSales],
+    config: JobConfig,
+    generation: str | None = None,
+    forgotten: ForgottenList | None = None,
+) -> None:
     """The live rollups of the written rows, in the rollups table (``docs/rollups.md``).
 
     Steps of their own, added next to the transaction steps: a job without rollups has exactly
     the graph it had before. ``generation`` names this writer's counts (default: a new one for a
-    stream's launch, the input's for a backfill: :func:`rollups.writer_generation`).
+    stream's launch, the input's for a backfill: :func:`rollups.writer_generation`); ``forgotten``
+    keeps a forgotten user's day totals unwritten.
     """
     rollup_target = bigtable_target(config, config.rollups_table, rollup_layout.FAMILY)
     generation = generation or rollups.writer_generation(config.streaming, config.input_file)
     failures = rollups.rollup_rows(
         written, config.streaming, config.rollup_allowed_lateness_seconds
     ) | rollups.STEP_WRITE >> rollup_sink.WriteRollups(
-        rollup_target, generation, adaptive_throttling=not config.streaming, forgotten=forgotten_list(config)
+        rollup_target, generation, adaptive_throttling=not config.streaming, forgotten=forgotten
     )
     failures | rollups.STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
 

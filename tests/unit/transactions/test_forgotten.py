@@ -18,17 +18,19 @@ def test_a_request_covers_the_users_records_up_to_its_time_and_no_one_elses():
     assert len(users) == 1 and not ForgottenUsers({})
 
 
-def test_the_table_rows_read_back_as_the_list_and_a_hand_written_row_is_left_out():
+def test_the_table_rows_read_back_as_the_list_and_an_unreadable_time_forgets_everything():
     rows = [
         (forgotten.row_key("ana"), forgotten.request_value(AT_MS)),
         (forgotten.row_key("bó"), forgotten.request_value(AT_MS + 5)),
-        (b"carla", b"yesterday"),
-        (b"\xff", forgotten.request_value(AT_MS)),
+        (b"carla", b"2026-12-03T10:00:00Z"),  # by hand, without milliseconds
+        (b"dani", b"\xff"),
+        (b"\xff", forgotten.request_value(AT_MS)),  # no user id
     ]
     users = ForgottenUsers.from_rows(rows)
-    assert len(users) == 2
+    assert len(users) == 4
     assert users.forgets("ana", AT_MS) and not users.forgets("ana", AT_MS + 1)
     assert users.forgets("bó", AT_MS + 5)
+    assert users.forgets("carla", 9_999_999_999_999) and users.forgets("dani", AT_MS * 2), "fails closed"
     assert forgotten.request_value(AT_MS) == b"2025-12-03T05:33:20.000Z"
 
 

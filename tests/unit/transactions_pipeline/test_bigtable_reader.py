@@ -132,7 +132,7 @@ def test_a_scan_still_refused_at_the_deadline_fails_the_bundle():
         (1, api_exceptions.ServiceUnavailable("cut")), *[api_exceptions.ServiceUnavailable("down")] * 100
     )
     with pytest.raises(
-        BigtableUnavailable, match=r"reading the rows after b'a' still failing after \d+ attempts in 30s"
+        BigtableUnavailable, match=r"reading the rest of the table still failing after \d+ attempts in 30s"
     ):
         reader(ScriptedReads(), clock).scan(scans)
 

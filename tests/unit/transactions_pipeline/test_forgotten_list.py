@@ -29,7 +29,7 @@ class Table:
         self.users: dict[str, int] = {}
         self.scans = 0
         self.refusals: list[Exception] = []
-        self.closed = 0
+        self.opened = self.closed = 0
 
     def scan(self, after: bytes, row_filter: Any, timeout: float) -> Iterator[tuple[bytes, list[Cell]]]:
         self.scans += 1
@@ -40,6 +40,8 @@ class Table:
                 yield forgotten.row_key(user), [(forgotten.FAMILY, forgotten.COLUMN, forgotten.request_value(at_ms))]
 
     def connection(self, target: BigtableTarget) -> Connection:
+        self.opened += 1
+
         def close() -> None:
             self.closed += 1
 
@@ -102,7 +104,7 @@ def test_the_dofns_of_one_process_share_one_read_per_slot():
     assert table.scans == 2
     for copy in copies:
         copy.teardown()
-    assert table.closed == 4, "each DoFn closes its own connection"
+    assert table.opened == table.closed == 1, "only a DoFn that reads opens a client, and closes it"
 
 
 def test_a_refused_read_is_retried_and_one_failing_past_the_budget_fails_the_bundle():
@@ -116,6 +118,22 @@ def test_a_refused_read_is_retried_and_one_failing_past_the_budget_fails_the_bun
     table.refusals = [api_exceptions.ServiceUnavailable("down")] * 1000
     with pytest.raises(BigtableUnavailable, match="transacoes_forgotten: reading the table still failing"):
         view.current()
+    scan = table.scan
+
+    def cut_after_ana(after, row_filter, timeout):  # ana's row arrives whole, then the stream breaks
+        if after:
+            raise api_exceptions.ServiceUnavailable("down")
+        yield next(iter(scan(after, row_filter, timeout)))
+        raise api_exceptions.ServiceUnavailable("cut")
+
+    table.scan = cut_after_ana  # type: ignore[method-assign]
+    view._connection = table.connection(TARGET)
+    Clock.now += 60
+    with pytest.raises(BigtableUnavailable) as raised:
+        view.current()
+    assert "ana" not in str(raised.value), "no forgotten user's id in an error a log keeps"
+    table.scan = scan  # type: ignore[method-assign]
+    view._connection = table.connection(TARGET)
     table.refusals = []
     assert view.current().names("bo"), "the next record reads again: a stale list is never used past its slot"
 
@@ -124,6 +142,6 @@ def test_only_settings_travel_with_the_dofn():
     table, clock = Table(), Clock()
     view = opened(table, clock)
     state = view.__getstate__()
-    assert not {"_opened", "_scan", "_reader", "_slot", "_users"} & set(state)
+    assert not {"_opened", "_connection", "_slot", "_users"} & set(state)
     with pytest.raises(ValueError, match="refresh_seconds must be positive"):
         ForgottenList(TARGET, 0)

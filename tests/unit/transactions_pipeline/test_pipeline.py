@@ -162,3 +162,36 @@ def test_a_backfill_lines_forgotten_record_is_logged_by_its_own_id():
     line = PubsubMessage(b"ana,P1", {attributes.SOURCE_FILE: "gs://b/sales.csv", attributes.SOURCE_OFFSET: "120"})
     assert transaction_id_of(line).startswith("csv-") and transaction_id_of(line).endswith(":120")
     assert transaction_id_of(PubsubMessage(b"{}", {})) == "unknown"
+
+
+def test_both_steps_that_read_the_forgotten_list_share_one(monkeypatch):
+    """One ``ForgottenList`` (one ``Shared`` key) for the parse step and the rollups' sink: one copy
+    of the list, and one read per refresh, per worker process."""
+    from transactions_pipeline import pipeline as pipeline_module
+    from transactions_pipeline import rollup_sink
+
+    given: dict[str, object] = {}
+    parse_init, sink_init = pipeline_module.ParseAndValidateFn.__init__, rollup_sink._WriteRollupsFn.__init__
+
+    def parse_spy(self, parse=pipeline_module.parse_message, forgotten=None):
+        given["parse"] = forgotten
+        parse_init(self, parse, forgotten)
+
+    def sink_spy(self, *args, **kwargs):
+        given["rollups"] = kwargs.get("forgotten", args[5] if len(args) > 5 else None)
+        sink_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module.ParseAndValidateFn, "__init__", parse_spy)
+    monkeypatch.setattr(rollup_sink._WriteRollupsFn, "__init__", sink_spy)
+    config = JobConfig(
+        input_subscription="projects/local-project/subscriptions/s",
+        dead_letter_topic="projects/local-project/topics/d",
+        bigtable_project="local-project",
+        bigtable_instance="local-instance",
+        bigtable_table="transacoes",
+        column_family="dados",
+        rollups_table="transacoes_rollups",
+        forgotten_table="transacoes_forgotten",
+    )
+    build_pipeline(beam.Pipeline(options=beam.options.pipeline_options.PipelineOptions(["--streaming"])), config)
+    assert given["parse"] is not None and given["parse"] is given["rollups"]
