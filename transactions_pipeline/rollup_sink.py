@@ -38,7 +38,7 @@ from transactions_pipeline.bigtable_connection import ConnectionFactory, adaptiv
 from transactions_pipeline.bigtable_reader import BigtableReader
 from transactions_pipeline.bigtable_writer import BigtableBatchWriter, BigtableTarget, RetryPolicy, WriteOutcome
 from transactions_pipeline.forgotten_list import ForgottenList
-from transactions_pipeline.rollups import BY_NAME, RollupFiring, Sales
+from transactions_pipeline.rollups import BY_NAME, FiringFields, RollupFiring, Sales
 from transactions_wire.bigtable import encode_entry
 
 __all__ = ["MAX_FIRINGS_PER_BATCH", "RollupRow", "RollupSource", "WriteRollups"]
@@ -69,6 +69,19 @@ class RollupSource(NamedTuple):
 
 Counted = tuple[RollupFiring, Sales]
 """A window and the transactions its row stands for: what its dead letter would describe."""
+
+
+class _BatchWritten(NamedTuple):
+    """What the sender thread did with one batch, for the bundle's thread to account for."""
+
+    sets: list[RollupRow]
+    sets_counted: list[Counted]
+    sets_outcome: WriteOutcome
+    read_waited_seconds: float
+    merged: int
+    totals: list[RollupRow]
+    totals_counted: list[Counted]
+    totals_outcome: WriteOutcome | None
 
 
 def other_generations_filter(generation: str) -> Any:
@@ -156,9 +169,10 @@ class _WriteRollupsFn(beam.DoFn):
 
     def start_bundle(self) -> None:
         self._firings: dict[bytes, RollupFiring] = {}
-        self._totals_in_flight: tuple[list[RollupRow], list[Counted], Future[WriteOutcome]] | None = None
+        self._in_flight: Future[_BatchWritten] | None = None
 
-    def process(self, firing: RollupFiring) -> list[WindowedValue] | None:
+    def process(self, fields: FiringFields) -> list[WindowedValue] | None:
+        firing = RollupFiring._make(fields)
         if self._forgotten_day(firing):
             self._forgotten.inc()
             return None
@@ -172,7 +186,7 @@ class _WriteRollupsFn(beam.DoFn):
         return None
 
     def finish_bundle(self) -> list[WindowedValue]:
-        return self._flush() + self._settle_totals()
+        return self._flush() + self._settle()
 
     def _forgotten_day(self, firing: RollupFiring) -> bool:
         """A forgotten user's day that began at or before the request: not written again, not even
@@ -184,44 +198,55 @@ class _WriteRollupsFn(beam.DoFn):
         )
 
     def _flush(self) -> list[WindowedValue]:
-        """(1) and (2) of this batch; its (3) goes to the sender thread, to be settled with the next
-        batch (or at the bundle's end), so that Bigtable writes one batch's totals while this
-        thread builds the next batch. Totals are versioned by count, so the order in which two
-        batches' totals land does not matter; the sets are written in order, on this thread."""
+        """Hand this batch to the sender thread, once the one before it is settled: Bigtable works on
+        one batch (its sets, the read, its totals, in that order) while this thread gathers the
+        next. One batch at a time, on one thread: a window's sets are written in the order its
+        firings came, and a bundle holds at most two batches."""
         if not self._firings:
             return []
         keyed, self._firings = self._firings, {}
+        dead = self._settle()
+        self._in_flight = self._sender.submit(self._write_batch, keyed)
+        return dead
+
+    def _settle(self) -> list[WindowedValue]:
+        """The batch in flight, once it is done: its metrics (counted here, on the bundle's own
+        thread) and its dead letters. Its error fails the bundle."""
+        if self._in_flight is None:
+            return []
+        written = self._in_flight.result()
+        self._in_flight = None
+        dead: list[WindowedValue] = []
+        self._account(written.sets, written.sets_counted, written.sets_outcome, dead)
+        self._metrics.throttled.add(written.read_waited_seconds)
+        if written.merged:
+            self._merged.inc(written.merged)
+        if written.totals_outcome is not None:
+            self._account(written.totals, written.totals_counted, written.totals_outcome, dead)
+        return dead
+
+    def _write_batch(self, keyed: dict[bytes, RollupFiring]) -> _BatchWritten:
+        """(1), (2) and (3) of one batch, on the sender thread; no metric is touched here."""
         firings = list(keyed.values())
-        dead = self._settle_totals()
-        counted: list[Counted] = [(firing, firing.sales) for firing in firings]
-        rows = [self._ids_row(key, firing) for key, firing in keyed.items()]
-        failed = self._account(rows, counted, self._writer.write(_entries(rows, rollup_layout.IDS_FAMILY)), dead)
-        if failed:
+        sets_counted: list[Counted] = [(firing, firing.sales) for firing in firings]
+        sets = [self._ids_row(key, firing) for key, firing in keyed.items()]
+        sets_outcome = self._writer.write(_entries(sets, rollup_layout.IDS_FAMILY))
+        if sets_outcome.failed:
+            failed = {failure.batch_index for failure in sets_outcome.failed}
             firings = [firing for index, firing in enumerate(firings) if index not in failed]
-        foreign = self._foreign_sales([firing.key for firing in firings])
-        counted = []
+        foreign, waited = self._foreign_sales([firing.key for firing in firings])
+        totals_counted: list[Counted] = []
+        merged = 0
         for firing in firings:
             union = foreign.get(firing.key)
             if union:
-                self._merged.inc()
+                merged += 1
                 for transaction_id, cents in firing.sales.items():
                     union.setdefault(transaction_id, cents)
-            counted.append((firing, union or firing.sales))
-        if counted:
-            totals = [_totals_row(firing, sales) for firing, sales in counted]
-            entries = _entries(totals, rollup_layout.FAMILY)
-            self._totals_in_flight = (totals, counted, self._sender.submit(self._writer.write, entries))
-        return dead
-
-    def _settle_totals(self) -> list[WindowedValue]:
-        """The dead letters of the totals write in flight, once it is done (its error fails the bundle)."""
-        if self._totals_in_flight is None:
-            return []
-        rows, counted, future = self._totals_in_flight
-        self._totals_in_flight = None
-        dead: list[WindowedValue] = []
-        self._account(rows, counted, future.result(), dead)
-        return dead
+            totals_counted.append((firing, union or firing.sales))
+        totals = [_totals_row(firing, sales) for firing, sales in totals_counted]
+        totals_outcome = self._writer.write(_entries(totals, rollup_layout.FAMILY)) if totals else None
+        return _BatchWritten(sets, sets_counted, sets_outcome, waited, merged, totals, totals_counted, totals_outcome)
 
     def _ids_row(self, key: bytes, firing: RollupFiring) -> RollupRow:
         generation = self._generation
@@ -247,19 +272,19 @@ class _WriteRollupsFn(beam.DoFn):
             _LOG.warning("%d of %d rollup rows not written; dead-lettering them", len(outcome.failed), len(rows))
         return {failure.batch_index for failure in outcome.failed}
 
-    def _foreign_sales(self, keys: list[bytes]) -> dict[bytes, Sales]:
-        """Every other generation's counted transactions of these windows, by row key."""
+    def _foreign_sales(self, keys: list[bytes]) -> tuple[dict[bytes, Sales], float]:
+        """Every other generation's counted transactions of these windows, by row key; and the
+        seconds the read waited for a busy Bigtable."""
         if not keys:
-            return {}
+            return {}, 0.0
         outcome = self._reader.read(keys, self._other_generations)
-        self._metrics.throttled.add(outcome.waited_seconds)
         found: dict[bytes, Sales] = {}
         for key, cells in outcome.rows.items():
             sales: Sales = {}
             for _, _, value in cells:
                 rollup_layout.decode_sales(value, sales)
             found[key] = sales
-        return found
+        return found, outcome.waited_seconds
 
 
 def _entries(rows: list[RollupRow], family: str) -> list[bytes]:

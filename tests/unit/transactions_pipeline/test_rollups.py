@@ -66,7 +66,7 @@ def run_stream(stream: test_stream.TestStream, rollup=rollup_layout.CATEGORY_MIN
     options.view_as(StandardOptions).streaming = True
     pipeline = beam.Pipeline(runner="BundleBasedDirectRunner", options=options)
     rows = rollup_rows(pipeline | stream, streaming=True, allowed_lateness_seconds=lateness)
-    rows | beam.Filter(lambda f: f.rollup == rollup.name) | beam.Map(_record)
+    rows | beam.Map(RollupFiring._make) | beam.Filter(lambda f: f.rollup == rollup.name) | beam.Map(_record)
     result = pipeline.run()
     result.wait_until_finish()
     return list(_FIRINGS)
@@ -134,7 +134,7 @@ def test_a_backfill_has_no_arrival_so_nothing_is_too_late():
     late = Timestamp(micros=(T0 + 48 * 60 * MINUTE_MS) * 1000)  # stamped 2 days late, yet a backfill: no arrival
     elements = [TimestampedValue(((row("old", T0).sale, None),), late)]
     rows = rollup_rows(pipeline | beam.Create(elements), streaming=False, allowed_lateness_seconds=3600)
-    rows | beam.Filter(lambda f: f.rollup == "category_minute") | beam.Map(_record)
+    rows | beam.Map(RollupFiring._make) | beam.Filter(lambda f: f.rollup == "category_minute") | beam.Map(_record)
     _FIRINGS.clear()
     pipeline.run().wait_until_finish()
     assert [(KEY, cells(1, "10.00"))] == _FIRINGS
@@ -235,7 +235,7 @@ def test_a_backfill_keyed_by_window_gives_each_window_its_transactions_once():
     firings = rollup_rows(
         pipeline | beam.Create(written + written[:40]), streaming=False, allowed_lateness_seconds=3600
     )
-    firings | beam.Map(_record_keyed)
+    firings | beam.Map(RollupFiring._make) | beam.Map(_record_keyed)
     _KEYED.clear()
     pipeline.run().wait_until_finish()
     assert len(expected) == 5 * 2 + 3 * 2 * 7
