@@ -116,8 +116,9 @@ class _PartialsFn(beam.DoFn):
             (self._partials[r.name], r.window_seconds * 1000, r.keyed_by == "category") for r in rollup_layout.ROLLUPS
         ]
         self._bundle_too_late = 0
+        self._windows_held = 0
 
-    def process(self, written: Written) -> None:
+    def process(self, written: Written) -> list[beam.pvalue.TaggedOutput] | None:
         lateness = self._lateness_ms
         targets = self._targets
         for sale, arrival_ms in written:
@@ -133,24 +134,37 @@ class _PartialsFn(beam.DoFn):
                 sales = partials.get(window_key)
                 if sales is None:
                     partials[window_key] = {transaction_id: sale.cents}
+                    self._windows_held += 1
                 elif transaction_id not in sales:
                     sales[transaction_id] = sale.cents
+        if not self._streaming and self._windows_held >= MAX_BACKFILL_WINDOWS_HELD:
+            return self._backfill_shards()  # a bundle may be a whole file: its memory stays bounded
+        return None
 
     def finish_bundle(self) -> Iterator[beam.pvalue.TaggedOutput]:
         if self._bundle_too_late:
             self._too_late.inc(self._bundle_too_late)
         windowed_value = GlobalWindows.windowed_value
+        if not self._streaming:  # a backfill's: in the global window, as its input
+            for shard in self._backfill_shards():
+                yield beam.pvalue.TaggedOutput(shard.tag, windowed_value(shard.value))
+            return
         for rollup_name, partials in self._partials.items():
-            if self._streaming:
-                for (name, start_ms), sales in partials.items():
-                    partial = windowed_value((name, sales), Timestamp(micros=start_ms * 1000))
-                    yield beam.pvalue.TaggedOutput(rollup_name, partial)
-            else:  # a backfill: the bundle's windows in a few shards, one element each
-                shards: dict[int, dict[WindowKey, Sales]] = {}
-                for window_key, sales in partials.items():
-                    shards.setdefault(shard_of(window_key), {})[window_key] = sales
-                for shard in shards.items():
-                    yield beam.pvalue.TaggedOutput(rollup_name, windowed_value(shard))
+            for (name, start_ms), sales in partials.items():
+                partial = windowed_value((name, sales), Timestamp(micros=start_ms * 1000))
+                yield beam.pvalue.TaggedOutput(rollup_name, partial)
+
+    def _backfill_shards(self) -> list[beam.pvalue.TaggedOutput]:
+        """The windows held so far, in a few shards per rollup (one element each); then none held."""
+        out = []
+        for rollup_name, partials in self._partials.items():
+            shards: dict[int, dict[WindowKey, Sales]] = {}
+            for window_key, sales in partials.items():
+                shards.setdefault(shard_of(window_key), {})[window_key] = sales
+            out += [beam.pvalue.TaggedOutput(rollup_name, shard) for shard in shards.items()]
+            partials.clear()
+        self._windows_held = 0
+        return out
 
 
 BACKFILL_GC_THRESHOLDS = (20_000, 10, 10)
@@ -170,6 +184,10 @@ def relax_gc_for_backfill() -> None:
 
 WindowKey = tuple[str, int]
 """(name, window start ms): a window of one rollup."""
+MAX_BACKFILL_WINDOWS_HELD = 20_000
+"""A backfill's ``RollupPartials`` sends its windows on once it holds this many: a Dataflow bundle
+can be a whole file, and without a bound its partials (a dict per window) would grow with it. A
+window held again later is merged after the shuffle, so the totals do not change."""
 BACKFILL_SHARDS = 256
 """How many keys a backfill groups its windows under. Few enough that Beam's per-element work is
 per bundle and shard, not per window (which cost more than the rollups' own work); enough for
@@ -206,31 +224,16 @@ class DistinctSales(beam.CombineFn):
         return accumulator
 
 
-class DistinctSalesByWindow(beam.CombineFn):
-    """A backfill's shards ``{window: {transaction_id: cents}}`` -> per window, the union of its
-    partials (:class:`DistinctSales`, window by window)."""
-
-    def create_accumulator(self) -> dict[WindowKey, Sales]:
-        return {}
-
-    def add_input(self, accumulator: dict[WindowKey, Sales], windows: dict[WindowKey, Sales]) -> dict[WindowKey, Sales]:
-        for window_key, sales in windows.items():
-            found = accumulator.get(window_key)
-            if found is None:
-                accumulator[window_key] = dict(sales)
-            else:
-                for transaction_id, cents in sales.items():
-                    found.setdefault(transaction_id, cents)
-        return accumulator
-
-    def merge_accumulators(self, accumulators: Iterable[dict[WindowKey, Sales]]) -> dict[WindowKey, Sales]:
-        merged: dict[WindowKey, Sales] = {}
-        for accumulator in accumulators:
-            self.add_input(merged, accumulator)
-        return merged
-
-    def extract_output(self, accumulator: dict[WindowKey, Sales]) -> dict[WindowKey, Sales]:
-        return accumulator
+def merge_windows(into: dict[WindowKey, Sales], windows: dict[WindowKey, Sales]) -> None:
+    """Add a shard's ``{window: {transaction_id: cents}}`` to ``into``: per window, the union of
+    its partials (:class:`DistinctSales`, window by window)."""
+    for window_key, sales in windows.items():
+        found = into.get(window_key)
+        if found is None:
+            into[window_key] = sales
+        else:
+            for transaction_id, cents in sales.items():
+                found.setdefault(transaction_id, cents)
 
 
 class RollupFiring(NamedTuple):
@@ -278,14 +281,18 @@ class _ToFiringsFn(beam.DoFn):
 
 
 class _ShardToFiringsFn(beam.DoFn):
-    """``(shard, {(name, window start ms): sales})`` -> a firing per window (a backfill's)."""
+    """``(shard, its parts {(name, window start ms): sales})`` -> a firing per window (a backfill's),
+    merged here: one shard at a time, 1/:data:`BACKFILL_SHARDS` of the windows, is what a worker holds."""
 
     def __init__(self, rollup: Rollup) -> None:
         self._rollup = rollup
 
-    def process(self, shard: tuple[int, dict[WindowKey, Sales]]) -> Iterator[FiringFields]:
+    def process(self, shard: tuple[int, Iterable[dict[WindowKey, Sales]]]) -> Iterator[FiringFields]:
+        merged: dict[WindowKey, Sales] = {}
+        for windows in shard[1]:
+            merge_windows(merged, windows)
         rollup, firing = self._rollup, firing_fields
-        for (name, start_ms), sales in shard[1].items():
+        for (name, start_ms), sales in merged.items():
             yield firing(rollup, name, start_ms, sales)
 
 
@@ -312,9 +319,11 @@ class ComputeRollup(beam.PTransform):
 
     def expand(self, partials: beam.PCollection) -> beam.PCollection:
         if not self._streaming:  # keyed by shard of windows, in the global window: no trigger to run
+            # A plain GroupByKey, merged in ToRows: a combine would be lifted before the shuffle,
+            # and its per-shard accumulators would hold the whole bundle's windows.
             return (
                 partials
-                | "Totals" >> beam.CombinePerKey(DistinctSalesByWindow())
+                | "Totals" >> beam.GroupByKey()
                 | "ToRows" >> beam.ParDo(_ShardToFiringsFn(self._rollup))
             )
         return (
