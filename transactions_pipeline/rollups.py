@@ -321,11 +321,7 @@ class ComputeRollup(beam.PTransform):
         if not self._streaming:  # keyed by shard of windows, in the global window: no trigger to run
             # A plain GroupByKey, merged in ToRows: a combine would be lifted before the shuffle,
             # and its per-shard accumulators would hold the whole bundle's windows.
-            return (
-                partials
-                | "Totals" >> beam.GroupByKey()
-                | "ToRows" >> beam.ParDo(_ShardToFiringsFn(self._rollup))
-            )
+            return partials | "Totals" >> beam.GroupByKey() | "ToRows" >> beam.ParDo(_ShardToFiringsFn(self._rollup))
         return (
             partials
             | "Window" >> windowing(self._rollup, self._lateness)
