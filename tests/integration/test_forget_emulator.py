@@ -1,7 +1,8 @@
 """``transacoes-forget`` on the emulators: users A and B each have transactions, per-day rollups
-(written by a running job) and dead letters; forgetting A deletes A's rows, A's user-day rows and
-A's dead letters, and leaves every one of B's, and every category-minute total, exactly as it was.
-Forgetting A again finds nothing and deletes nothing."""
+and dead letters (written by a backfill: the job's own path, in seconds); forgetting A deletes
+A's rows, A's user-day rows and A's dead letters, and leaves every one of B's, and every
+category-minute total, exactly as it was. Forgetting A again finds nothing and deletes nothing.
+(The same user's records coming back to a running job: ``test_forgotten_emulator.py``.)"""
 
 import time
 
@@ -10,15 +11,10 @@ import pytest
 from tests.integration.harness import (
     INSTANCE,
     PROJECT,
-    job_config,
     provision_for_test,
-    publish,
     pull_dead_letters,
     read_rows,
-    streaming_job,
-    wait_for_rows,
 )
-from tests.messages import attributes_of, encode, event_time, valid_record
 from transactions import rollup_layout
 from transactions_tools import forget
 from transactions_tools.dead_letter_lease import Held
@@ -55,30 +51,27 @@ def user_days(resources, user: str) -> dict:
     return {k: v for k, v in rows.items() if k.startswith(forget.user_rollup_prefix(user)) and v}
 
 
-def test_forgetting_a_user_deletes_their_rows_rollups_and_dead_letters_and_nobody_elses(emulators, unique, capsys):
+def test_forgetting_a_user_deletes_their_rows_rollups_and_dead_letters_and_nobody_elses(
+    emulators, unique, capsys, tmp_path
+):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.integration.test_backfill_emulator import HEADER, backfill_args
+    from transactions_pipeline.launch import main
+
     resources = provision_for_test(unique, forgotten_table=f"forgotten-{unique}")
     dead_letter_subscription = resources.subscription_path(resources.dead_letter_subscription)
-    now_ms = int(time.time() * 1000)
-    records = [
-        valid_record(
-            i, transaction_id=f"fg:{i}", user_id=USERS[i % 2], event_time=event_time(now_ms - 60_000 + i * 100)
-        )
-        for i in range(2 * PER_USER)
-    ]
-    invalid = [valid_record(100 + i, user_id=USERS[i % 2], price="abc") for i in range(4)]
-    with streaming_job(job_config(resources, rollups_table=resources.rollups_table)):
-        publish(resources, [(encode(r), attributes_of(r)) for r in records + invalid])
-        wait_for_rows(resources, len(records))
-        for user in USERS:
-            wait_for(
-                f"{user}'s day",
-                lambda u=user: (
-                    sum(int(max(c[b"count"], key=lambda v: v[1])[0]) for c in user_days(resources, u).values())
-                    == PER_USER
-                ),
-            )
-        wait_for("4 dead letters", lambda: dead_letters_waiting(dead_letter_subscription) == 4)
-        time.sleep(12)  # one more early firing: the totals have settled
+    days = [(datetime.now(UTC) - timedelta(days=d)).strftime("%d-%m-%Y") for d in (1, 2)]
+    good = [f"{USERS[i % 2]},P{i},Books,100,0,100,UPI,{days[i % 4 // 2]}" for i in range(2 * PER_USER)]
+    bad = [f"{USERS[i % 2]},P{100 + i},Books,100,10,50,UPI,{days[0]}" for i in range(4)]  # final price wrong
+    path = tmp_path / "sales.csv"
+    path.write_text("\n".join([HEADER, *good, *bad]) + "\n")
+    extra = [f"--rollups_table={resources.rollups_table}", f"--forgotten_table={resources.forgotten_table}"]
+    assert main([*backfill_args(resources, str(path)), *extra]) == 0  # rows, user-day rollups, dead letters
+    assert len(read_rows(resources)) == 2 * PER_USER
+    for user in USERS:
+        assert len(user_days(resources, user)) == 2
+    wait_for("4 dead letters", lambda: dead_letters_waiting(dead_letter_subscription) == 4)
 
     before = read_rows(resources)
     rollups_before = read_rows(resources, resources.rollups_table, rollup_layout.FAMILY)
@@ -103,7 +96,7 @@ def test_forgetting_a_user_deletes_their_rows_rollups_and_dead_letters_and_nobod
             k: v for k, v in rows_before.items() if not k.startswith(b"user#ana#")
         }, "every category-minute and every one of bo's rows as it was"
     left = pull_dead_letters(resources, 4, timeout=10)
-    assert sorted(m.data for m in left) == sorted(encode(r) for r in invalid if r["user_id"] == "bo")
+    assert sorted(m.data for m in left) == sorted(line.encode() for line in bad if line.startswith("bo,"))
 
     assert forget.main(argv) == 0
     assert capsys.readouterr().out.splitlines()[1:] == [
