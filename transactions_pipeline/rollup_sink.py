@@ -38,7 +38,7 @@ from transactions_pipeline.bigtable_connection import ConnectionFactory, adaptiv
 from transactions_pipeline.bigtable_reader import BigtableReader
 from transactions_pipeline.bigtable_writer import BigtableBatchWriter, BigtableTarget, RetryPolicy, WriteOutcome
 from transactions_pipeline.forgotten_list import ForgottenList
-from transactions_pipeline.rollups import BY_NAME, FiringFields, RollupFiring, Sales
+from transactions_pipeline.rollups import BY_NAME, FiringFields, RollupFiring, Sales, add_sales
 from transactions_wire.bigtable import encode_entry
 
 __all__ = ["MAX_FIRINGS_PER_BATCH", "RollupRow", "RollupSource", "WriteRollups"]
@@ -241,8 +241,7 @@ class _WriteRollupsFn(beam.DoFn):
             union = foreign.get(firing.key)
             if union:
                 merged += 1
-                for transaction_id, cents in firing.sales.items():
-                    union.setdefault(transaction_id, cents)
+                add_sales(union, firing.sales)
             totals_counted.append((firing, union or firing.sales))
         totals = [_totals_row(firing, sales) for firing, sales in totals_counted]
         totals_outcome = self._writer.write(_entries(totals, rollup_layout.FAMILY)) if totals else None

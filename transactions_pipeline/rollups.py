@@ -200,6 +200,12 @@ def shard_of(window_key: WindowKey) -> int:
     return zlib.crc32(name.encode(), start_ms & 0xFFFFFFFF) % BACKFILL_SHARDS
 
 
+def add_sales(into: Sales, sales: Sales) -> None:
+    """Count ``sales`` in ``into``, each transaction once: an id already there keeps its cents."""
+    for transaction_id, cents in sales.items():
+        into.setdefault(transaction_id, cents)
+
+
 class DistinctSales(beam.CombineFn):
     """Partials ``{transaction_id: cents}`` -> their union, each transaction id once."""
 
@@ -209,15 +215,13 @@ class DistinctSales(beam.CombineFn):
     def add_input(self, accumulator: Sales, sales: Sales) -> Sales:
         if not accumulator:
             return dict(sales)  # the usual first partial: copied in C
-        for transaction_id, cents in sales.items():
-            accumulator.setdefault(transaction_id, cents)
+        add_sales(accumulator, sales)
         return accumulator
 
     def merge_accumulators(self, accumulators: Iterable[Sales]) -> Sales:
         merged: Sales = {}
         for accumulator in accumulators:
-            for transaction_id, cents in accumulator.items():
-                merged.setdefault(transaction_id, cents)
+            add_sales(merged, accumulator)
         return merged
 
     def extract_output(self, accumulator: Sales) -> Sales:
@@ -232,8 +236,7 @@ def merge_windows(into: dict[WindowKey, Sales], windows: dict[WindowKey, Sales])
         if found is None:
             into[window_key] = sales
         else:
-            for transaction_id, cents in sales.items():
-                found.setdefault(transaction_id, cents)
+            add_sales(found, sales)
 
 
 class RollupFiring(NamedTuple):

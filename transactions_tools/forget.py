@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -87,8 +86,8 @@ def user_rollup_prefix(user_id: str) -> bytes:
     return f"{rollup_layout.USER_DAY.prefix}{sep}{user_id}{sep}".encode()
 
 
-def forget(args: argparse.Namespace, sleep: Callable[[float], None] | None = None) -> Forgotten:
-    """Record, wait, delete: the module's docstring. ``sleep`` is ``time.sleep`` unless a test's."""
+def forget(args: argparse.Namespace) -> Forgotten:
+    """Record, wait, delete: the module's docstring."""
     user: str = args.user
     if args.dead_letter_subscription:  # checked first: a missing one stops the run before anything is deleted
         with ExitStack() as opened:
@@ -100,7 +99,7 @@ def forget(args: argparse.Namespace, sleep: Callable[[float], None] | None = Non
             print(f"recorded in {args.forgotten_table}: forgotten at {epoch_ms_to_rfc3339(at_ms)}", flush=True)
             if args.wait_for_jobs:
                 print(f"waiting {args.wait_for_jobs:g} s for running jobs to read it (--wait-for-jobs)", flush=True)
-                (sleep or time.sleep)(args.wait_for_jobs)
+                time.sleep(args.wait_for_jobs)
         rows = _drop_prefix(instance.table(args.table), layout.user_prefix(user))
         rollups = (
             _drop_prefix(instance.table(args.rollups_table), user_rollup_prefix(user)) if args.rollups_table else 0

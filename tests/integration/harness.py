@@ -87,6 +87,14 @@ def read_rows(
     return rows
 
 
+def wait_for(what: str, check: Any, timeout: float = 120) -> None:
+    """Poll ``check()`` every half second until it is true; fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
 def wait_for_rows(resources: Resources, expected: int, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while len(read_rows(resources)) < expected:

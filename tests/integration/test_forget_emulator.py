@@ -4,8 +4,6 @@ A's rows, A's user-day rows and A's dead letters, and leaves every one of B's, a
 category-minute total, exactly as it was. Forgetting A again finds nothing and deletes nothing.
 (The same user's records coming back to a running job: ``test_forgotten_emulator.py``.)"""
 
-import time
-
 import pytest
 
 from tests.integration.harness import (
@@ -14,6 +12,7 @@ from tests.integration.harness import (
     provision_for_test,
     pull_dead_letters,
     read_rows,
+    wait_for,
 )
 from transactions import rollup_layout
 from transactions_tools import forget
@@ -24,13 +23,6 @@ pytestmark = pytest.mark.integration
 
 USERS = ("ana", "bo")
 PER_USER = 10
-
-
-def wait_for(what: str, check, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 def dead_letters_waiting(subscription: str) -> int:

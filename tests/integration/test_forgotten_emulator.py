@@ -32,6 +32,7 @@ from tests.integration.harness import (
     pull_dead_letters,
     read_rows,
     streaming_job,
+    wait_for,
 )
 from tests.integration.test_chaos_emulator import proxy  # noqa: F401
 from tests.messages import attributes_of, encode, event_time, valid_record
@@ -60,13 +61,6 @@ def dropped(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(ParseAndValidateFn, "_forget", recording)
     return seen
-
-
-def wait_for(what: str, check, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 def forget_args(resources, user: str, *extra: str) -> list[str]:

@@ -21,6 +21,7 @@ from tests.integration.harness import (
     pull_dead_letters,
     read_rows,
     streaming_job,
+    wait_for,
     wait_for_rows,
 )
 from tests.messages import attributes_of, encode, event_time, valid_record
@@ -49,13 +50,6 @@ def reads(monkeypatch) -> Counter:
 
     monkeypatch.setattr(ParseAndValidateFn, "process", process)
     return seen
-
-
-def wait_for(what: str, check, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 def rollup_cells(resources) -> dict:
