@@ -11,23 +11,25 @@ letter is not counted, and counts once it is replayed and written):
    time; a backfill's lines have none, so nothing is late in a backfill. Each partial leaves
    stamped at its window's start.
 
-Then, per rollup (``RollupCategoryMinutes``, ``RollupUserDays``):
+In the stream, per rollup (``RollupCategoryMinutes``, ``RollupUserDays``), then ``CollectRollups``:
 
-2. ``Window`` (the stream only): fixed windows (a minute, a UTC day): early firings every 10 s of
-   processing time while the window is open, the on-time firing when the watermark passes its
-   end, one firing per late partial after that; panes accumulate. Beam keeps a window's state
-   for the allowed lateness plus a margin, so the decision in step 1 (made against the arrival,
-   deterministic) is the one that counts.
+2. ``Window``: fixed windows (a minute, a UTC day): early firings every 10 s of processing time
+   while the window is open, the on-time firing when the watermark passes its end, one firing per
+   late partial after that; panes accumulate. Beam keeps a window's state for the allowed
+   lateness plus a margin, so the decision in step 1 (made against the arrival, deterministic)
+   is the one that counts.
 3. ``Totals``: per name and window, the union of the partials, first value per transaction id:
    the transactions this job counted for the window, each once however often it was redelivered.
-   A backfill wants one result per window and no early or late firing, so it does not window at
-   all: its partials travel in shards of windows (:data:`BACKFILL_SHARDS` keys) and are merged
-   window by window. The same totals, without Beam's trigger machinery and without one Beam
-   element per window, whose per-window cost in Python was most of a backfill's rollups
-   (``docs/performance.md``, "The rollups at realistic cardinality").
 4. ``ToRows``: a :class:`RollupFiring` of the window, as a plain tuple (:data:`FiringFields`):
    firings cross from both rollups' steps into one sink, and Beam's coder encodes a tuple in C
    where it would pickle a NamedTuple, one by one.
+
+A backfill wants one result per window and no early or late firing, so it does not window at
+all (``docs/performance.md``, "The rollups at realistic cardinality"): ``RollupPartials`` sends
+both rollups' windows in shards (:data:`BACKFILL_SHARDS` keys, one compressed ``bytes`` per shard
+and send: :func:`encode_shard`), ``RollupShards`` groups them, and ``RollupTotals`` merges each
+shard window by window into the same firings. No trigger machinery, no Beam element per window,
+and no flatten: the firings go on to the sink in the same stage.
 
 5. ``WriteRollups`` (:mod:`transactions_pipeline.rollup_sink`, a module of its own: this one
    computes, that one writes) makes the totals exact across everything any writer ever counted
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import pickle
 import secrets
 import time
 import zlib
@@ -63,8 +66,12 @@ STEP_USER_DAYS = "RollupUserDays"
 STEP_COLLECT = "CollectRollups"
 STEP_WRITE = "WriteRollups"
 STEP_PUBLISH_DEAD_LETTERS = "PublishRollupDeadLetters"
+STEP_BACKFILL_SHARDS = "RollupShards"
+STEP_BACKFILL_TOTALS = "RollupTotals"
 STEPS = {rollup_layout.CATEGORY_MINUTE: STEP_CATEGORY_MINUTES, rollup_layout.USER_DAY: STEP_USER_DAYS}
-"""Each rollup's own steps (``Window``, ``Totals``, ``ToRows``, ``Global``) under its name."""
+"""Each rollup's own steps in the stream (``Window``, ``Totals``, ``ToRows``, ``Global``) under its name."""
+BACKFILL_STEPS = (STEP_PARTIALS, STEP_BACKFILL_SHARDS, STEP_BACKFILL_TOTALS, STEP_WRITE, STEP_PUBLISH_DEAD_LETTERS)
+"""A backfill's rollup steps (a batch job is never updated: its graph may differ from the stream's)."""
 
 EARLY_FIRING_SECONDS = 10
 LATENESS_MARGIN_SECONDS = 600
@@ -118,7 +125,7 @@ class _PartialsFn(beam.DoFn):
         self._bundle_too_late = 0
         self._windows_held = 0
 
-    def process(self, written: Written) -> list[beam.pvalue.TaggedOutput] | None:
+    def process(self, written: Written) -> list[tuple[int, bytes]] | None:
         lateness = self._lateness_ms
         targets = self._targets
         for sale, arrival_ms in written:
@@ -141,30 +148,29 @@ class _PartialsFn(beam.DoFn):
             return self._backfill_shards()  # a bundle may be a whole file: its memory stays bounded
         return None
 
-    def finish_bundle(self) -> Iterator[beam.pvalue.TaggedOutput]:
+    def finish_bundle(self) -> Iterator[Any]:
         if self._bundle_too_late:
             self._too_late.inc(self._bundle_too_late)
         windowed_value = GlobalWindows.windowed_value
         if not self._streaming:  # a backfill's: in the global window, as its input
             for shard in self._backfill_shards():
-                yield beam.pvalue.TaggedOutput(shard.tag, windowed_value(shard.value))
+                yield windowed_value(shard)
             return
         for rollup_name, partials in self._partials.items():
             for (name, start_ms), sales in partials.items():
                 partial = windowed_value((name, sales), Timestamp(micros=start_ms * 1000))
                 yield beam.pvalue.TaggedOutput(rollup_name, partial)
 
-    def _backfill_shards(self) -> list[beam.pvalue.TaggedOutput]:
-        """The windows held so far, in a few shards per rollup (one element each); then none held."""
-        out = []
+    def _backfill_shards(self) -> list[tuple[int, bytes]]:
+        """The windows held so far, both rollups', in shards: ``(shard, its windows, encoded)``;
+        then none held."""
+        shards: dict[int, dict[str, dict[WindowKey, Sales]]] = {}
         for rollup_name, partials in self._partials.items():
-            shards: dict[int, dict[WindowKey, Sales]] = {}
             for window_key, sales in partials.items():
-                shards.setdefault(shard_of(window_key), {})[window_key] = sales
-            out += [beam.pvalue.TaggedOutput(rollup_name, shard) for shard in shards.items()]
+                shards.setdefault(shard_of(window_key), {}).setdefault(rollup_name, {})[window_key] = sales
             partials.clear()
         self._windows_held = 0
-        return out
+        return [(shard, encode_shard(windows)) for shard, windows in shards.items()]
 
 
 BACKFILL_GC_THRESHOLDS = (20_000, 10, 10)
@@ -228,15 +234,34 @@ class DistinctSales(beam.CombineFn):
         return accumulator
 
 
-def merge_windows(into: dict[WindowKey, Sales], windows: dict[WindowKey, Sales]) -> None:
-    """Add a shard's ``{window: {transaction_id: cents}}`` to ``into``: per window, the union of
-    its partials (:class:`DistinctSales`, window by window)."""
-    for window_key, sales in windows.items():
-        found = into.get(window_key)
-        if found is None:
-            into[window_key] = sales
-        else:
-            add_sales(found, sales)
+ShardWindows = dict[str, dict[WindowKey, Sales]]
+"""One shard's windows: rollup name -> ``{(name, window start ms): sales}``."""
+
+
+def encode_shard(windows: ShardWindows) -> bytes:
+    """A shard's windows as one compressed ``bytes`` for the shuffle: what a runner holds and
+    moves per window of one sale is under 48 bytes (a test holds it to that), where Beam's own
+    coding of the dicts took several times that, and the local runner keeps the decoded dicts of
+    a whole grouping in memory (``docs/performance.md``, "Memory"). Pickle,
+    because both ends are this job's own code: nothing from outside is ever decoded with it."""
+    return zlib.compress(pickle.dumps(windows, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+
+def merge_shard(into: ShardWindows, encoded: bytes) -> None:
+    """Add one send of a shard (:func:`encode_shard`) to ``into``: per window, the union of its
+    partials (:class:`DistinctSales`, window by window)."""
+    windows: ShardWindows = pickle.loads(zlib.decompress(encoded))  # noqa: S301 - this job's own bytes (encode_shard)
+    for rollup_name, partials in windows.items():
+        merged = into.get(rollup_name)
+        if merged is None:  # the shard's first send of this rollup: taken whole, decoded just now
+            into[rollup_name] = partials
+            continue
+        for window_key, sales in partials.items():
+            found = merged.get(window_key)
+            if found is None:
+                merged[window_key] = sales
+            else:
+                add_sales(found, sales)
 
 
 class RollupFiring(NamedTuple):
@@ -284,19 +309,17 @@ class _ToFiringsFn(beam.DoFn):
 
 
 class _ShardToFiringsFn(beam.DoFn):
-    """``(shard, its parts {(name, window start ms): sales})`` -> a firing per window (a backfill's),
-    merged here: one shard at a time, 1/:data:`BACKFILL_SHARDS` of the windows, is what a worker holds."""
+    """``(shard, its sends)`` -> a firing per window of both rollups (a backfill's), merged here:
+    one shard at a time, 1/:data:`BACKFILL_SHARDS` of the windows, is what a worker holds."""
 
-    def __init__(self, rollup: Rollup) -> None:
-        self._rollup = rollup
-
-    def process(self, shard: tuple[int, Iterable[dict[WindowKey, Sales]]]) -> Iterator[FiringFields]:
-        merged: dict[WindowKey, Sales] = {}
-        for windows in shard[1]:
-            merge_windows(merged, windows)
-        rollup, firing = self._rollup, firing_fields
-        for (name, start_ms), sales in merged.items():
-            yield firing(rollup, name, start_ms, sales)
+    def process(self, shard: tuple[int, Iterable[bytes]]) -> Iterator[FiringFields]:
+        merged: ShardWindows = {}
+        for encoded in shard[1]:
+            merge_shard(merged, encoded)
+        for rollup_name, windows in merged.items():
+            rollup = BY_NAME[rollup_name]
+            for (name, start_ms), sales in windows.items():
+                yield firing_fields(rollup, name, start_ms, sales)
 
 
 def windowing(rollup: Rollup, allowed_lateness_seconds: int) -> beam.WindowInto:
@@ -312,19 +335,14 @@ def windowing(rollup: Rollup, allowed_lateness_seconds: int) -> beam.WindowInto:
 
 
 class ComputeRollup(beam.PTransform):
-    """One rollup's partial totals -> its firings, in the global window."""
+    """One rollup's partials in the stream -> its firings, in the global window."""
 
-    def __init__(self, rollup: Rollup, streaming: bool, allowed_lateness_seconds: int) -> None:
+    def __init__(self, rollup: Rollup, allowed_lateness_seconds: int) -> None:
         super().__init__()
         self._rollup = rollup
-        self._streaming = streaming
         self._lateness = allowed_lateness_seconds
 
     def expand(self, partials: beam.PCollection) -> beam.PCollection:
-        if not self._streaming:  # keyed by shard of windows, in the global window: no trigger to run
-            # A plain GroupByKey, merged in ToRows: a combine would be lifted before the shuffle,
-            # and its per-shard accumulators would hold the whole bundle's windows.
-            return partials | "Totals" >> beam.GroupByKey() | "ToRows" >> beam.ParDo(_ShardToFiringsFn(self._rollup))
         return (
             partials
             | "Window" >> windowing(self._rollup, self._lateness)
@@ -336,10 +354,20 @@ class ComputeRollup(beam.PTransform):
 
 def rollup_rows(written: beam.PCollection, streaming: bool, allowed_lateness_seconds: int) -> beam.PCollection:
     """Both rollups' firings from the sink's written rows, as one collection."""
-    names = [rollup.name for rollup in rollup_layout.ROLLUPS]
     partials_fn = _PartialsFn(allowed_lateness_seconds, streaming)
+    if not streaming:  # keyed by shard of windows, in the global window: no trigger to run
+        # A plain GroupByKey, merged in RollupTotals: a combine would be lifted before the shuffle,
+        # and its per-shard accumulators would hold the whole bundle's windows. No Flatten: the
+        # firings go on to WriteRollups in the same stage, never held between stages.
+        return (
+            written
+            | STEP_PARTIALS >> beam.ParDo(partials_fn)
+            | STEP_BACKFILL_SHARDS >> beam.GroupByKey()
+            | STEP_BACKFILL_TOTALS >> beam.ParDo(_ShardToFiringsFn())
+        )
+    names = [rollup.name for rollup in rollup_layout.ROLLUPS]
     partials = written | STEP_PARTIALS >> beam.ParDo(partials_fn).with_outputs(*names)
     return [
-        partials[rollup.name] | STEPS[rollup] >> ComputeRollup(rollup, streaming, allowed_lateness_seconds)
+        partials[rollup.name] | STEPS[rollup] >> ComputeRollup(rollup, allowed_lateness_seconds)
         for rollup in rollup_layout.ROLLUPS
     ] | STEP_COLLECT >> beam.Flatten()

@@ -117,6 +117,19 @@ def test_the_backfill_as_dataflow_receives_it():
     assert job.proto.type == JOB_TYPE_BATCH
 
 
+def test_a_backfill_with_rollups_groups_shards_of_windows_and_fires_no_trigger():
+    """A batch job is never updated, so its rollups take their own shape: one GroupByKey of
+    shards for both rollups, no Window step and no Flatten (``rollups.py``, ``docs/rollups.md``)."""
+    job, _ = dry_run(dataflow_args("--input_file=gs://my-bucket/sales/*.csv", "--rollups_table=transacoes_rollups"))
+    proto = job.proto_pipeline
+    assert top_level_steps(proto) == STEPS | set(rollups.BACKFILL_STEPS)
+    names = {t.unique_name for t in proto.components.transforms.values()}
+    assert not any("/Window" in name for name in names)
+    [shards] = [t for t in proto.components.transforms.values() if t.unique_name == rollups.STEP_BACKFILL_SHARDS]
+    assert shards.spec.urn == common_urns.primitives.GROUP_BY_KEY.urn
+    assert job.proto.type == JOB_TYPE_BATCH
+
+
 def windowing_of(proto, transform_name: str):
     [transform] = [t for t in proto.components.transforms.values() if t.unique_name == transform_name]
     [output] = transform.outputs.values()

@@ -4,6 +4,7 @@ firings within the allowed lateness, the ``rollup_too_late`` counter after it, a
 transaction counted once however often it arrives. Each firing's exact totals are checked
 (what ``WriteRollups`` then makes exact across writers is tested on the emulator)."""
 
+import random
 import threading
 
 import apache_beam as beam
@@ -19,7 +20,14 @@ from transactions import rollup_layout
 from transactions.contract import Transaction
 from transactions.formats import format_cents
 from transactions_pipeline import metrics
-from transactions_pipeline.rollups import DistinctSales, RollupFiring, _PartialsFn, rollup_rows
+from transactions_pipeline.rollups import (
+    DistinctSales,
+    RollupFiring,
+    _PartialsFn,
+    encode_shard,
+    merge_shard,
+    rollup_rows,
+)
 from transactions_pipeline.rows import BigtableRow, to_row
 
 MINUTE_MS = 60_000
@@ -246,3 +254,30 @@ def test_a_backfill_keyed_by_window_gives_each_window_its_transactions_once(monk
     pipeline.run().wait_until_finish()
     assert len(expected) == 5 * 2 + 3 * 2 * 7
     assert sorted(_KEYED) == sorted(expected.items())
+
+
+def test_a_shard_sent_twice_merges_to_each_window_once():
+    """Two sends of one shard (a window in both, with one transaction in both) merge into the
+    union per window, per rollup: the first value of a transaction id kept."""
+    first = {"user_day": {("u1", 0): {"t1": 100, "t2": 200}}, "category_minute": {("Books", 0): {"t1": 100}}}
+    second = {"user_day": {("u1", 0): {"t2": 999, "t3": 300}, ("u2", 0): {"t4": 400}}}
+    merged: dict = {}
+    for send in (first, second):
+        merge_shard(merged, encode_shard(send))
+    assert merged == {
+        "user_day": {("u1", 0): {"t1": 100, "t2": 200, "t3": 300}, ("u2", 0): {"t4": 400}},
+        "category_minute": {("Books", 0): {"t1": 100}},
+    }
+
+
+def test_a_window_of_one_sale_travels_in_under_48_bytes():
+    """What ``encode_shard``'s docstring promises, on a backfill's own shapes: one shard's user
+    ids (scattered, as the shard's CRC scatters them), one day, ``csv-<12 hex>:<offset>`` ids and
+    cents, one window per sale."""
+    rng = random.Random(29)
+    day_ms = 1_733_356_800_000
+    windows = {
+        (f"{rng.getrandbits(40):010x}", day_ms): {f"csv-0f1e2d3c4b5a:{rng.randrange(10**9)}": rng.randrange(100_000)}
+        for _ in range(2_000)
+    }
+    assert len(encode_shard({"user_day": windows})) < 48 * len(windows)
