@@ -41,12 +41,17 @@ from transactions_pipeline.forgotten_list import ForgottenList
 from transactions_pipeline.rollups import BY_NAME, FiringFields, RollupFiring, Sales, add_sales
 from transactions_wire.bigtable import encode_entry
 
-__all__ = ["MAX_FIRINGS_PER_BATCH", "RollupRow", "RollupSource", "WriteRollups"]
+__all__ = ["MAX_FIRINGS_PER_BATCH", "MAX_SALES_PER_BATCH", "RollupRow", "RollupSource", "WriteRollups"]
 
 MAX_FIRINGS_PER_BATCH = 1000
 """Firings written (and their windows read) together: one read and two writes per batch (as many
 rows per ``MutateRows`` as the transaction sink's batches; each call costs the client ~2.5 ms of
 CPU, so a backfill's 100,000 windows pay for 300 calls, not 600)."""
+
+MAX_SALES_PER_BATCH = 50_000
+"""A batch is also sent once its firings hold this many transactions: a few large windows (a busy
+category's minute, a backfill's whole day of a category) are each a set of ids held in memory and
+written whole, so the batch's memory and its requests' size follow the sales, not only the windows."""
 
 _LOG = logging.getLogger(__name__)
 
@@ -169,6 +174,7 @@ class _WriteRollupsFn(beam.DoFn):
 
     def start_bundle(self) -> None:
         self._firings: dict[bytes, RollupFiring] = {}
+        self._sales_held = 0
         self._in_flight: Future[_BatchWritten] | None = None
 
     def process(self, fields: FiringFields) -> list[WindowedValue] | None:
@@ -179,9 +185,11 @@ class _WriteRollupsFn(beam.DoFn):
         key = firing.key
         earlier = self._firings.get(key)
         if earlier is not None:  # two panes of one window in a bundle: the later holds the earlier
+            self._sales_held -= len(earlier.sales)
             firing = firing._replace(sales={**firing.sales, **earlier.sales})
         self._firings[key] = firing
-        if len(self._firings) >= MAX_FIRINGS_PER_BATCH:
+        self._sales_held += len(firing.sales)
+        if len(self._firings) >= MAX_FIRINGS_PER_BATCH or self._sales_held >= MAX_SALES_PER_BATCH:
             return self._flush()
         return None
 
@@ -205,6 +213,7 @@ class _WriteRollupsFn(beam.DoFn):
         if not self._firings:
             return []
         keyed, self._firings = self._firings, {}
+        self._sales_held = 0
         dead = self._settle()
         self._in_flight = self._sender.submit(self._write_batch, keyed)
         return dead

@@ -123,7 +123,7 @@ class _PartialsFn(beam.DoFn):
             (self._partials[r.name], r.window_seconds * 1000, r.keyed_by == "category") for r in rollup_layout.ROLLUPS
         ]
         self._bundle_too_late = 0
-        self._windows_held = 0
+        self._sales_held = 0
 
     def process(self, written: Written) -> list[tuple[int, bytes]] | None:
         lateness = self._lateness_ms
@@ -141,10 +141,11 @@ class _PartialsFn(beam.DoFn):
                 sales = partials.get(window_key)
                 if sales is None:
                     partials[window_key] = {transaction_id: sale.cents}
-                    self._windows_held += 1
+                    self._sales_held += 1
                 elif transaction_id not in sales:
                     sales[transaction_id] = sale.cents
-        if not self._streaming and self._windows_held >= MAX_BACKFILL_WINDOWS_HELD:
+                    self._sales_held += 1
+        if not self._streaming and self._sales_held >= MAX_BACKFILL_SALES_HELD:
             return self._backfill_shards()  # a bundle may be a whole file: its memory stays bounded
         return None
 
@@ -169,7 +170,7 @@ class _PartialsFn(beam.DoFn):
             for window_key, sales in partials.items():
                 shards.setdefault(shard_of(window_key), {}).setdefault(rollup_name, {})[window_key] = sales
             partials.clear()
-        self._windows_held = 0
+        self._sales_held = 0
         return [(shard, encode_shard(windows)) for shard, windows in shards.items()]
 
 
@@ -190,9 +191,10 @@ def relax_gc_for_backfill() -> None:
 
 WindowKey = tuple[str, int]
 """(name, window start ms): a window of one rollup."""
-MAX_BACKFILL_WINDOWS_HELD = 20_000
-"""A backfill's ``RollupPartials`` sends its windows on once it holds this many: a Dataflow bundle
-can be a whole file, and without a bound its partials (a dict per window) would grow with it. A
+MAX_BACKFILL_SALES_HELD = 40_000
+"""A backfill's ``RollupPartials`` sends its windows on once they hold this many sales (a sale
+counts once per rollup): a Dataflow bundle can be a whole file, and without a bound its partials
+would grow with it, in windows (a line per user-day) or in the sales of a few large ones. A
 window held again later is merged after the shuffle, so the totals do not change."""
 BACKFILL_SHARDS = 256
 """How many keys a backfill groups its windows under. Few enough that Beam's per-element work is
@@ -250,7 +252,7 @@ def encode_shard(windows: ShardWindows) -> bytes:
 def merge_shard(into: ShardWindows, encoded: bytes) -> None:
     """Add one send of a shard (:func:`encode_shard`) to ``into``: per window, the union of its
     partials (:class:`DistinctSales`, window by window)."""
-    windows: ShardWindows = pickle.loads(zlib.decompress(encoded))  # noqa: S301 - this job's own bytes (encode_shard)
+    windows: ShardWindows = pickle.loads(zlib.decompress(encoded))  # this job's own bytes (encode_shard)
     for rollup_name, partials in windows.items():
         merged = into.get(rollup_name)
         if merged is None:  # the shard's first send of this rollup: taken whole, decoded just now

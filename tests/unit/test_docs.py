@@ -222,10 +222,13 @@ def test_the_architectures_sink_figures_are_the_last_benchmark_runs():
 
 
 def test_the_rollups_doc_states_the_batch_and_shard_sizes_the_code_uses():
-    from transactions_pipeline.rollup_sink import MAX_FIRINGS_PER_BATCH
-    from transactions_pipeline.rollups import BACKFILL_SHARDS, MAX_BACKFILL_WINDOWS_HELD
+    from transactions_pipeline.rollup_sink import MAX_FIRINGS_PER_BATCH, MAX_SALES_PER_BATCH
+    from transactions_pipeline.rollups import BACKFILL_SHARDS, MAX_BACKFILL_SALES_HELD
 
     text = " ".join((DOCS / "rollups.md").read_text().split())
-    assert f"per batch of up to {MAX_FIRINGS_PER_BATCH:,} firings" in text
+    assert (
+        f"per batch of up to {MAX_FIRINGS_PER_BATCH:,} firings (fewer once they hold {MAX_SALES_PER_BATCH:,} sales"
+        in text
+    )
     assert f"{BACKFILL_SHARDS} shards in all" in text
-    assert f"whenever it holds {MAX_BACKFILL_WINDOWS_HELD:,} windows" in text
+    assert f"whenever its windows hold {MAX_BACKFILL_SALES_HELD:,} sales" in text

@@ -224,16 +224,16 @@ def _record_keyed(firing: RollupFiring) -> None:
         _KEYED.append((firing.key, firing.sales))
 
 
-@pytest.mark.parametrize("held", [20_000, 7], ids=["one send per bundle", "sent every 7 windows"])
+@pytest.mark.parametrize("held", [20_000, 7], ids=["one send per bundle", "sent every 7 sales"])
 def test_a_backfill_keyed_by_window_gives_each_window_its_transactions_once(monkeypatch, held):
     """A backfill keys its totals by window instead of windowing them (no trigger machinery):
     300 sales over 5 users, 3 categories, 2 days and 7 minutes, 40 of them written twice, give
     one firing per window holding exactly its transactions (the sets the test makes itself);
-    the same when ``RollupPartials`` sends its windows on every 7 (its memory bound), so that a
-    window's partials come from several sends and are merged after the shuffle."""
+    the same when ``RollupPartials`` sends its windows on whenever they hold 7 sales (its memory
+    bound), so that a window's partials come from several sends and are merged after the shuffle."""
     from transactions_pipeline import rollups
 
-    monkeypatch.setattr(rollups, "MAX_BACKFILL_WINDOWS_HELD", held)
+    monkeypatch.setattr(rollups, "MAX_BACKFILL_SALES_HELD", held)
     rows = [
         row(f"t{i}", T0 + (i % 2) * 86_400_000 + (i % 7) * MINUTE_MS + i, f"{i % 50}.25", f"u{i % 5}", f"c{i % 3}")
         for i in range(300)
