@@ -301,11 +301,6 @@ FOLDERS_WITHOUT_MIRRORED_TESTS = {  # a folder of Python at the root -> why its 
     "data": "the script that made the sample CSV, run once; the CSV itself is read by every test of the producer",
 }
 MODULES_WITHOUT_UNIT_TESTS = {  # module -> why it has no tests/unit/<package>/test_<module>.py (yet)
-    "transactions_pipeline/rollup_sink.py": (
-        "split out of rollups.py in 'Structure, step two'; its writes run on the emulator in "
-        "tests/integration/test_rollups_emulator.py, test_rollups_restarts_emulator.py and "
-        "test_rollups_chaos_emulator.py, and its unit test file comes with the split"
-    ),
     "transactions_tools/dead_letter_lease.py": (
         "split out of triage.py in 'Structure, step two'; its lease runs on the emulator in "
         "tests/integration/test_deadletters_emulator.py and test_hostile_dead_letters.py, and its "
