@@ -110,8 +110,10 @@ def curve_section(args, points, results, chart: Path | None, rollups_per_window:
             f"machine) kept at {curve.SIZING_UTILIZATION:.0%} CPU; Bigtable SSD nodes at Google's "
             f"{curve.SIZING_WRITES_PER_NODE:,} row writes/s per node (1 KB rows)"
             + (
-                f"; with the rollups, {rollups_per_window * 1e6:.0f} µs of CPU per window (measured above, one "
-                f"user-day per row) and two rows written per firing, {curve.SIZING_ROLLUP_FIRINGS_PER_ROW} firings "
+                f"; with the rollups, {rollups_per_window * 1e6:.0f} µs of CPU per window (measured above on a "
+                "backfill, one user-day per row: the stream's window steps, Window, Totals, ToRows, Global and "
+                "CollectRollups, add Beam's per-element work per firing, not measured, which only the allowance "
+                f"covers) and two rows written per firing, {curve.SIZING_ROLLUP_FIRINGS_PER_ROW} firings "
                 "per row (a user-day's early and on-time firings):"
                 if rollups_per_window is not None
                 else ":"

@@ -53,7 +53,9 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.transforms import trigger, window
 from apache_beam.transforms.window import GlobalWindows
+from apache_beam.typehints import typehints
 from apache_beam.utils.timestamp import Duration, Timestamp
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transactions import rollup_layout
 from transactions.rollup_layout import Rollup
@@ -103,8 +105,9 @@ class _PartialsFn(beam.DoFn):
     One pass reads each sale once for both rollups and sums within the bundle (as Beam's
     combiner lifting would, but before windowing, whose per-element cost in Python is several
     times that of the sum). In the stream a partial is ``(name, sales)`` stamped at its window's
-    start, so ``Window`` puts it there; in a backfill the bundle's windows go out in shards,
-    ``(shard, {(name, start_ms): sales})``, in the global window.
+    start, so ``Window`` puts it there; in a backfill the windows of both rollups go out in
+    shards, ``(shard, bytes)`` (:func:`encode_shard`), in the global window, whenever they hold
+    :data:`MAX_BACKFILL_SALES_HELD` sales and at the bundle's end.
     """
 
     def __init__(self, allowed_lateness_seconds: int, streaming: bool = True) -> None:
@@ -149,7 +152,7 @@ class _PartialsFn(beam.DoFn):
             return self._backfill_shards()  # a bundle may be a whole file: its memory stays bounded
         return None
 
-    def finish_bundle(self) -> Iterator[Any]:
+    def finish_bundle(self) -> Iterator[WindowedValue | beam.pvalue.TaggedOutput]:
         if self._bundle_too_late:
             self._too_late.inc(self._bundle_too_late)
         windowed_value = GlobalWindows.windowed_value
@@ -163,9 +166,9 @@ class _PartialsFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(rollup_name, partial)
 
     def _backfill_shards(self) -> list[tuple[int, bytes]]:
-        """The windows held so far, both rollups', in shards: ``(shard, its windows, encoded)``;
-        then none held."""
-        shards: dict[int, dict[str, dict[WindowKey, Sales]]] = {}
+        """The windows held so far, both rollups', as ``(shard, encode_shard(its windows))``
+        pairs; then none held."""
+        shards: dict[int, ShardWindows] = {}
         for rollup_name, partials in self._partials.items():
             for window_key, sales in partials.items():
                 shards.setdefault(shard_of(window_key), {}).setdefault(rollup_name, {})[window_key] = sales
@@ -243,9 +246,9 @@ ShardWindows = dict[str, dict[WindowKey, Sales]]
 def encode_shard(windows: ShardWindows) -> bytes:
     """A shard's windows as one compressed ``bytes`` for the shuffle: what a runner holds and
     moves per window of one sale is under 48 bytes (a test holds it to that), where Beam's own
-    coding of the dicts took several times that, and the local runner keeps the decoded dicts of
-    a whole grouping in memory (``docs/performance.md``, "Memory"). Pickle,
-    because both ends are this job's own code: nothing from outside is ever decoded with it."""
+    coding of the same dicts took several times that, and the local runner, which groups in this
+    process, held them decoded (``docs/performance.md``, "Memory"). Pickle, because both ends
+    are this job's own code: nothing from outside is ever decoded with it."""
     return zlib.compress(pickle.dumps(windows, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
 
@@ -311,8 +314,15 @@ class _ToFiringsFn(beam.DoFn):
 
 
 class _ShardToFiringsFn(beam.DoFn):
-    """``(shard, its sends)`` -> a firing per window of both rollups (a backfill's), merged here:
-    one shard at a time, 1/:data:`BACKFILL_SHARDS` of the windows, is what a worker holds."""
+    """``(shard, its sends)`` -> a firing per window of both rollups (a backfill's), merged here.
+
+    A shard is merged whole before its first firing, so each worker process holds one shard's
+    windows decoded: 1/:data:`BACKFILL_SHARDS` of the backfill's, the ceiling
+    ``docs/performance.md`` ("Memory") states for the largest backfills.
+    """
+
+    def setup(self) -> None:
+        relax_gc_for_backfill()  # this stage may run in a process that never ran RollupPartials
 
     def process(self, shard: tuple[int, Iterable[bytes]]) -> Iterator[FiringFields]:
         merged: ShardWindows = {}
@@ -363,7 +373,7 @@ def rollup_rows(written: beam.PCollection, streaming: bool, allowed_lateness_sec
         # firings go on to WriteRollups in the same stage, never held between stages.
         return (
             written
-            | STEP_PARTIALS >> beam.ParDo(partials_fn)
+            | STEP_PARTIALS >> beam.ParDo(partials_fn).with_output_types(typehints.Tuple[int, bytes])
             | STEP_BACKFILL_SHARDS >> beam.GroupByKey()
             | STEP_BACKFILL_TOTALS >> beam.ParDo(_ShardToFiringsFn())
         )

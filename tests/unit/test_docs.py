@@ -211,6 +211,26 @@ def test_the_readmes_performance_figures_are_the_last_benchmark_runs():
     assert f"and {realistic.group(1)}× a backfill's CPU when every line is its own user-day" in readme
 
 
+def test_the_performance_docs_last_run_is_the_last_benchmark_run():
+    """``docs/performance.md`` copies the last run's table: the same commit, and per workload the
+    same rows/s and CPU per row (an en dash where a figure is not a rate)."""
+    results = {row[0]: row for row in table_after(RESULTS, "workload")}
+    _, _, commit = last_benchmark_run()
+    text = (DOCS / "performance.md").read_text()
+    assert f"2 cores, {last_benchmark_run()[1]}, commit {commit}; `benchmarks/RESULTS.md`" in text
+    copied = table_after(DOCS / "performance.md", "workload | rows/s baseline")
+    assert copied, "docs/performance.md's table of the last run is gone"
+    for row in copied:
+        measured = results[row[0]]
+        for ours, theirs in zip(row[1:5], measured[3:7], strict=True):
+            assert ours in (theirs, "—"), f"docs/performance.md's {row[0]!r}: {row[1:5]}, RESULTS.md: {measured[3:7]}"
+    cardinalities = {row[0]: row[2:] for row in table_after(RESULTS, "workload | rows | windows")}
+    copied = table_after(DOCS / "performance.md", "workload | windows")
+    assert [row[0] for row in copied] == list(cardinalities)
+    for row in copied:
+        assert row[1:] == cardinalities[row[0]], f"docs/performance.md's rollups at {row[0]!r}"
+
+
 def test_the_architectures_sink_figures_are_the_last_benchmark_runs():
     results = {row[0]: row for row in table_after(RESULTS, "workload")}
     whole, write_stage = results["sink: whole pipeline"], results["sink: write stage only"]

@@ -127,6 +127,14 @@ def test_a_backfill_with_rollups_groups_shards_of_windows_and_fires_no_trigger()
     assert not any("/Window" in name for name in names)
     [shards] = [t for t in proto.components.transforms.values() if t.unique_name == rollups.STEP_BACKFILL_SHARDS]
     assert shards.spec.urn == common_urns.primitives.GROUP_BY_KEY.urn
+    [sends] = shards.inputs.values()
+    kv = proto.components.coders[proto.components.pcollections[sends].coder_id]
+    key, value = (proto.components.coders[component].spec.urn for component in kv.component_coder_ids)
+    assert (kv.spec.urn, key, value) == (
+        common_urns.coders.KV.urn,
+        common_urns.coders.VARINT.urn,
+        common_urns.coders.BYTES.urn,
+    ), "shard number and encoded windows: Beam's own coders, nothing pickled per element"
     assert job.proto.type == JOB_TYPE_BATCH
 
 

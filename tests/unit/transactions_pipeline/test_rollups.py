@@ -281,3 +281,26 @@ def test_a_window_of_one_sale_travels_in_under_48_bytes():
         for _ in range(2_000)
     }
     assert len(encode_shard({"user_day": windows})) < 48 * len(windows)
+
+
+def test_a_backfill_sends_its_windows_once_they_hold_max_sales_even_in_one_window(monkeypatch):
+    """The bound counts sales, once per rollup, not windows: one user's one day in one category,
+    five sales, is 10 sales held (2 windows) and goes at 10; then nothing is held."""
+    from transactions_pipeline import rollups
+
+    monkeypatch.setattr(rollups, "MAX_BACKFILL_SALES_HELD", 10)
+    fn = _PartialsFn(3600, streaming=False)
+    fn.start_bundle()
+    sales = [(row(f"t{i}", T0 + i).sale, None) for i in range(6)]
+    assert fn.process(sales[:4]) is None  # 8 held
+    sent = fn.process(sales[4:5])  # 10 held: sent
+    assert sent is not None
+    merged: dict = {}
+    for _shard, encoded in sent:
+        merge_shard(merged, encoded)
+    five = {f"t{i}": 1000 for i in range(5)}
+    assert merged == {
+        rollup_layout.CATEGORY_MINUTE.name: {("Books", T0 - T0 % MINUTE_MS): five},
+        rollup_layout.USER_DAY.name: {("u1", T0 - T0 % 86_400_000): five},
+    }
+    assert fn.process(sales[5:]) is None  # 2 held: the count started again
