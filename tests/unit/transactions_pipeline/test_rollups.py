@@ -304,3 +304,29 @@ def test_a_backfill_sends_its_windows_once_they_hold_max_sales_even_in_one_windo
         rollup_layout.USER_DAY.name: {("u1", T0 - T0 % 86_400_000): five},
     }
     assert fn.process(sales[5:]) is None  # 2 held: the count started again
+
+
+@pytest.fixture
+def python_gc_thresholds():
+    import gc
+
+    saved = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    yield gc.get_threshold
+    gc.set_threshold(*saved)
+
+
+def test_a_backfill_relaxes_the_collector_where_windows_are_made_and_merged(python_gc_thresholds):
+    """Both of a backfill's steps that allocate per window raise the young generation's threshold
+    (either may be the first to run in a worker process); the stream keeps Python's."""
+    import gc
+
+    from transactions_pipeline.rollups import BACKFILL_GC_THRESHOLDS, _ShardToFiringsFn
+
+    _PartialsFn(3600, streaming=True).setup()
+    assert python_gc_thresholds() == (700, 10, 10)
+    _PartialsFn(3600, streaming=False).setup()
+    assert python_gc_thresholds() == BACKFILL_GC_THRESHOLDS
+    gc.set_threshold(700, 10, 10)
+    _ShardToFiringsFn().setup()
+    assert python_gc_thresholds() == BACKFILL_GC_THRESHOLDS
