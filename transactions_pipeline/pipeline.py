@@ -177,7 +177,11 @@ def write_rollups(
     failures = rollups.rollup_rows(
         written, config.streaming, config.rollup_allowed_lateness_seconds
     ) | rollups.STEP_WRITE >> rollup_sink.WriteRollups(
-        rollup_target, generation, adaptive_throttling=not config.streaming, forgotten=forgotten
+        rollup_target,
+        generation,
+        adaptive_throttling=not config.streaming,
+        forgotten=forgotten,
+        batches_in_flight=1 if config.streaming else rollup_sink.BACKFILL_BATCHES_IN_FLIGHT,
     )
     failures | rollups.STEP_PUBLISH_DEAD_LETTERS >> PublishDeadLetters(config.dead_letter_topic)
 

@@ -17,6 +17,7 @@ window's dead letter.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any, NamedTuple
@@ -41,7 +42,14 @@ from transactions_pipeline.forgotten_list import ForgottenList
 from transactions_pipeline.rollups import BY_NAME, FiringFields, RollupFiring, Sales, add_sales
 from transactions_wire.bigtable import encode_entry
 
-__all__ = ["MAX_FIRINGS_PER_BATCH", "MAX_SALES_PER_BATCH", "RollupRow", "RollupSource", "WriteRollups"]
+__all__ = [
+    "BACKFILL_BATCHES_IN_FLIGHT",
+    "MAX_FIRINGS_PER_BATCH",
+    "MAX_SALES_PER_BATCH",
+    "RollupRow",
+    "RollupSource",
+    "WriteRollups",
+]
 
 MAX_FIRINGS_PER_BATCH = 1000
 """Firings written (and their windows read) together: one read and two writes per batch (as many
@@ -52,6 +60,11 @@ MAX_SALES_PER_BATCH = 50_000
 """A batch is also sent once its firings hold this many transactions: a few large windows (a busy
 category's minute, a backfill's whole day of a category) are each a set of ids held in memory and
 written whole, so the batch's memory and its requests' size follow the sales, not only the windows."""
+
+BACKFILL_BATCHES_IN_FLIGHT = 2
+"""A backfill's batches sent at once: each window fires once there (``RollupTotals``), so no two
+batches share a window and their order does not matter; while one waits for Bigtable, the next
+is on its way. The stream sends one at a time (``_WriteRollupsFn._flush``)."""
 
 _LOG = logging.getLogger(__name__)
 
@@ -131,8 +144,10 @@ class _WriteRollupsFn(beam.DoFn):
         client_factory: ConnectionFactory = bigtable_connection,
         adaptive_throttling: bool = False,
         forgotten: ForgottenList | None = None,
+        batches_in_flight: int = 1,
     ) -> None:
         self._target = target
+        self._batches_in_flight = batches_in_flight
         self._generation = generation
         self._policy = policy
         self._client_factory = client_factory
@@ -161,7 +176,7 @@ class _WriteRollupsFn(beam.DoFn):
         )
         self._reader = BigtableReader(connection.read, target.table_name, self._policy)
         self._other_generations = other_generations_filter(self._generation)
-        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollups-writer")
+        self._sender = ThreadPoolExecutor(max_workers=self._batches_in_flight, thread_name_prefix="rollups-writer")
         self._opened.callback(self._sender.shutdown, wait=True)  # closed before the connection
         if self._forgotten_list is not None:
             self._forgotten_list.setup()
@@ -175,7 +190,7 @@ class _WriteRollupsFn(beam.DoFn):
     def start_bundle(self) -> None:
         self._firings: dict[bytes, RollupFiring] = {}
         self._sales_held = 0
-        self._in_flight: Future[_BatchWritten] | None = None
+        self._in_flight: deque[Future[_BatchWritten]] = deque()
 
     def process(self, fields: FiringFields) -> list[WindowedValue] | None:
         firing = RollupFiring._make(fields)
@@ -194,7 +209,10 @@ class _WriteRollupsFn(beam.DoFn):
         return None
 
     def finish_bundle(self) -> list[WindowedValue]:
-        return self._flush() + self._settle()
+        dead = self._flush()
+        while self._in_flight:
+            dead += self._settle()
+        return dead
 
     def _forgotten_day(self, firing: RollupFiring) -> bool:
         """A forgotten user's day that began at or before the request: not written again, not even
@@ -206,25 +224,27 @@ class _WriteRollupsFn(beam.DoFn):
         )
 
     def _flush(self) -> list[WindowedValue]:
-        """Hand this batch to the sender thread, once the one before it is settled: Bigtable works on
-        one batch (its sets, the read, its totals, in that order) while this thread gathers the
-        next. One batch at a time, on one thread: a window's sets are written in the order its
-        firings came, and a bundle holds at most two batches."""
+        """Hand this batch to a sender thread, once fewer than ``batches_in_flight`` are in flight:
+        Bigtable works on a batch (its sets, the read, its totals, in that order) while this
+        thread gathers the next. The stream sends one batch at a time, on one thread, so that a
+        window's sets are written in the order its firings came; a backfill fires each window
+        once, so its batches share no window and two may be in flight."""
         if not self._firings:
             return []
         keyed, self._firings = self._firings, {}
         self._sales_held = 0
-        dead = self._settle()
-        self._in_flight = self._sender.submit(self._write_batch, keyed)
+        dead: list[WindowedValue] = []
+        while len(self._in_flight) >= self._batches_in_flight:
+            dead += self._settle()
+        self._in_flight.append(self._sender.submit(self._write_batch, keyed))
         return dead
 
     def _settle(self) -> list[WindowedValue]:
-        """The batch in flight, once it is done: its metrics (counted here, on the bundle's own
-        thread) and its dead letters. Its error fails the bundle."""
-        if self._in_flight is None:
+        """The oldest batch in flight, once it is done: its metrics (counted here, on the bundle's
+        own thread) and its dead letters. Its error fails the bundle."""
+        if not self._in_flight:
             return []
-        written = self._in_flight.result()
-        self._in_flight = None
+        written = self._in_flight.popleft().result()
         dead: list[WindowedValue] = []
         self._account(written.sets, written.sets_counted, written.sets_outcome, dead)
         self._metrics.throttled.add(written.read_waited_seconds)
@@ -325,9 +345,12 @@ class WriteRollups(beam.PTransform):
         client_factory: ConnectionFactory = bigtable_connection,
         adaptive_throttling: bool = False,
         forgotten: ForgottenList | None = None,
+        batches_in_flight: int = 1,
     ) -> None:
         super().__init__()
-        self._fn = _WriteRollupsFn(target, generation, policy, client_factory, adaptive_throttling, forgotten)
+        self._fn = _WriteRollupsFn(
+            target, generation, policy, client_factory, adaptive_throttling, forgotten, batches_in_flight
+        )
 
     def expand(self, firings: beam.PCollection) -> beam.PCollection:
         return firings | "WriteBatches" >> beam.ParDo(self._fn)
