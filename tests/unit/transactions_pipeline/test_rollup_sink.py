@@ -3,6 +3,8 @@ the sender thread would take them; ``tests/integration/test_rollups_emulator.py`
 
 from concurrent.futures import Future
 
+import pytest
+
 from transactions import rollup_layout
 from transactions_pipeline import rollup_sink
 from transactions_pipeline.bigtable_writer import BigtableTarget, RetryPolicy, WriteOutcome
@@ -15,19 +17,22 @@ NOTHING_WRITTEN = rollup_sink._BatchWritten([], [], WriteOutcome(0, [], 0), 0.0,
 class _RecordingSender:
     """Stands for the sender thread: records each batch's windows and their sales."""
 
-    def __init__(self) -> None:
+    def __init__(self, fn: rollup_sink._WriteRollupsFn) -> None:
         self.batches: list[list[int]] = []
+        self.in_flight_at_submit: list[int] = []
+        self._fn = fn
 
     def submit(self, _write_batch, keyed: dict) -> Future:
         self.batches.append([len(firing.sales) for firing in keyed.values()])
+        self.in_flight_at_submit.append(len(self._fn._in_flight))
         done: Future = Future()
         done.set_result(NOTHING_WRITTEN)
         return done
 
 
-def _fn_with_recorded_batches() -> tuple[rollup_sink._WriteRollupsFn, _RecordingSender]:
-    fn = rollup_sink._WriteRollupsFn(TARGET, "b0123456789ab", RetryPolicy())
-    sender = _RecordingSender()
+def _fn_with_recorded_batches(in_flight: int = 1) -> tuple[rollup_sink._WriteRollupsFn, _RecordingSender]:
+    fn = rollup_sink._WriteRollupsFn(TARGET, "b0123456789ab", RetryPolicy(), batches_in_flight=in_flight)
+    sender = _RecordingSender(fn)
     fn._sender = sender  # type: ignore[assignment]
     fn.start_bundle()
     return fn, sender
@@ -66,3 +71,60 @@ def test_two_panes_of_one_window_in_a_batch_count_its_sales_once():
     assert sender.batches == []
     fn.finish_bundle()
     assert sender.batches == [[30_000]]
+
+
+@pytest.mark.parametrize(
+    ("in_flight", "seen"),
+    [(1, [0, 0, 0]), (rollup_sink.BACKFILL_BATCHES_IN_FLIGHT, [0, 1, 1])],
+    ids=["the stream: one at a time", "a backfill: two in flight"],
+)
+def test_a_batch_is_handed_over_once_fewer_than_batches_in_flight_are_out(in_flight, seen):
+    """Three batches of 1,000 windows: the stream settles each before the next goes (a window's
+    sets land in the order its firings came); a backfill lets a second go while the first is out,
+    and settles the oldest before a third."""
+    assert rollup_sink.BACKFILL_BATCHES_IN_FLIGHT == 2
+    fn, sender = _fn_with_recorded_batches(in_flight)
+    for index in range(3 * rollup_sink.MAX_FIRINGS_PER_BATCH):
+        fn.process(_firing(f"w{index}", 1))
+    assert sender.in_flight_at_submit == seen
+    fn.finish_bundle()
+    assert not fn._in_flight
+
+
+@pytest.mark.parametrize(
+    ("source", "in_flight"),
+    [
+        ({"input_subscription": "projects/local-project/subscriptions/s"}, 1),
+        ({"input_file": "gs://b/sales.csv"}, rollup_sink.BACKFILL_BATCHES_IN_FLIGHT),
+    ],
+    ids=["the stream", "a backfill"],
+)
+def test_the_job_sends_two_batches_at_once_only_in_a_backfill(source, in_flight):
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.pipeline import PipelineVisitor
+
+    from transactions_pipeline.options import JobConfig
+    from transactions_pipeline.pipeline import build_pipeline
+
+    config = JobConfig(
+        **source,
+        dead_letter_topic="projects/local-project/topics/d",
+        bigtable_project="local-project",
+        bigtable_instance="local-instance",
+        bigtable_table="transacoes",
+        column_family="dados",
+        rollups_table="transacoes_rollups",
+    )
+    pipeline = beam.Pipeline(options=PipelineOptions(["--streaming"] if "input_subscription" in source else []))
+    build_pipeline(pipeline, config)
+    found: list[int] = []
+
+    class _Sinks(PipelineVisitor):
+        def visit_transform(self, node) -> None:
+            fn = getattr(node.transform, "fn", None)
+            if isinstance(fn, rollup_sink._WriteRollupsFn):
+                found.append(fn._batches_in_flight)
+
+    pipeline.visit(_Sinks())
+    assert found == [in_flight]
