@@ -34,6 +34,17 @@ class Point:
     sample: Sample
 
 
+def drop_tables() -> None:
+    """Delete every table of the emulator's instance, so that each benchmark starts on an empty
+    emulator: its memory, and its Go collector's work, would otherwise carry the earlier
+    benchmarks' tables (a million rows each at the cost curve's largest points) into the next."""
+    from transactions_wire import clients
+
+    with clients.bigtable_admin(defaults.PROJECT) as client:
+        for table in client.instance(defaults.INSTANCE).list_tables():
+            table.delete()
+
+
 def bigtable_table(name: str):
     from google.cloud import bigtable
 

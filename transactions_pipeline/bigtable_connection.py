@@ -88,8 +88,8 @@ def bigtable_connection(target: BigtableTarget) -> Connection:
 def adaptive_throttler() -> Throttler:
     """Beam's client-side throttler, with the settings its Datastore sink uses: two minutes of
     history in one-second buckets, throttling once requests exceed successes by a quarter. Behind
-    a lock: a sink may write from a thread of its own (the rollups' sink does, while the bundle's
-    thread gathers the next batch), and Beam's counters are not made for two threads at once."""
+    a lock: a sink may write from threads of its own (the rollups' sink does, one or two, while the
+    bundle's thread gathers the next batch), and Beam's counters are not made for two threads at once."""
     from apache_beam.io.components.adaptive_throttler import AdaptiveThrottler
 
     return _Locked(AdaptiveThrottler(window_ms=120_000, bucket_ms=1_000, overload_ratio=1.25))

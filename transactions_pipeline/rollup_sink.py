@@ -146,6 +146,8 @@ class _WriteRollupsFn(beam.DoFn):
         forgotten: ForgottenList | None = None,
         batches_in_flight: int = 1,
     ) -> None:
+        if batches_in_flight < 1:
+            raise ValueError(f"batches_in_flight must be at least 1, not {batches_in_flight}")
         self._target = target
         self._batches_in_flight = batches_in_flight
         self._generation = generation
@@ -353,4 +355,6 @@ class WriteRollups(beam.PTransform):
         )
 
     def expand(self, firings: beam.PCollection) -> beam.PCollection:
+        if self._fn._batches_in_flight > 1 and not firings.is_bounded:
+            raise ValueError("a stream's windows fire again: its rollups are written one batch at a time")
         return firings | "WriteBatches" >> beam.ParDo(self._fn)

@@ -16,6 +16,7 @@ from tests.integration.harness import job_config, provision_for_test, publish, p
 from tests.integration.test_chaos_emulator import _wait_for_rows_through_the_emulator, proxy  # noqa: F401
 from tests.integration.test_rollups_restarts_emulator import MINUTE_MS, assert_rollups_are_the_rows_totals
 from tests.messages import attributes_of, encode, event_time, valid_record
+from transactions_pipeline import rollup_sink
 from transactions_tools.local.fault_proxy import MUTATE_ROWS, READ_ROWS, Fault
 
 pytestmark = pytest.mark.integration
@@ -85,7 +86,8 @@ def test_a_backfill_with_rollups_through_a_busy_read_gives_the_calm_run_s_rollup
     reads are refused (for 3 s) or whose read streams are cut (throughout): exit 0, the same
     transaction rows and the same rollups. The rollups table already holds another writer's sets
     of the same windows (an earlier backfill of a neighbour file), so every read has rows to
-    return, and a cut stream has rows to cut between."""
+    return, and a cut stream has rows to cut between. The busy run sends batches of 5 firings,
+    so its sink has two batches in flight, on two threads, through the faults."""
     from tests.integration.test_backfill_emulator import GOOD, HEADER, backfill_args
     from transactions_pipeline.launch import main
     from transactions_tools.digest import table_digest
@@ -104,6 +106,7 @@ def test_a_backfill_with_rollups_through_a_busy_read_gives_the_calm_run_s_rollup
             assert main([*backfill_args(resources, earlier), f"--rollups_table={resources.rollups_table}"]) == 0
         assert main([*backfill_args(calm, sales), f"--rollups_table={calm.rollups_table}"]) == 0
     proxy.inject(fault, seconds=3 if fault.kind == "calls" else 120)
+    monkeypatch.setattr(rollup_sink, "MAX_FIRINGS_PER_BATCH", 5)  # the job runs in this process
     assert main([*backfill_args(busy, sales), f"--rollups_table={busy.rollups_table}"]) == 0
     injected = dict(proxy.stats)
     proxy.clear()

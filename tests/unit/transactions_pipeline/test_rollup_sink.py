@@ -11,6 +11,7 @@ from transactions_pipeline.bigtable_writer import BigtableTarget, RetryPolicy, W
 from transactions_pipeline.rollups import firing_fields
 
 TARGET = BigtableTarget("p", "i", "transacoes_rollups", rollup_layout.FAMILY)
+ROW = rollup_sink.RollupRow(b"category#Books#202512052120", (), 0)
 NOTHING_WRITTEN = rollup_sink._BatchWritten([], [], WriteOutcome(0, [], 0), 0.0, 0, [], [], None)
 
 
@@ -128,3 +129,43 @@ def test_the_job_sends_two_batches_at_once_only_in_a_backfill(source, in_flight)
 
     pipeline.visit(_Sinks())
     assert found == [in_flight]
+
+
+def test_a_backfill_settles_every_batch_in_flight_oldest_first_before_its_bundle_ends():
+    """Each batch's dead letters and metrics are taken on the bundle's thread (``_settle``), in
+    the order the batches went, and none is left out at the bundle's end."""
+    fn, sender = _fn_with_recorded_batches(rollup_sink.BACKFILL_BATCHES_IN_FLIGHT)
+    settled: list[int] = []
+
+    def account(rows: list, counted: list, outcome: WriteOutcome, dead: list) -> set[int]:
+        settled.append(len(rows))
+        return set()
+
+    fn._account = account  # type: ignore[method-assign]
+    sizes = iter(range(1, 10))
+
+    def written(_write_batch, keyed: dict) -> Future:
+        done: Future = Future()
+        count = next(sizes)
+        done.set_result(NOTHING_WRITTEN._replace(sets=[ROW] * count, totals_outcome=None))
+        return done
+
+    sender.submit = written  # type: ignore[method-assign]
+    for index in range(3 * rollup_sink.MAX_FIRINGS_PER_BATCH + 1):
+        fn.process(_firing(f"w{index}", 1))
+    assert settled == [1]  # two in flight: the third batch's hand-over settled the first
+    fn.finish_bundle()
+    assert settled == [1, 2, 3, 4] and not fn._in_flight
+
+
+def test_batches_in_flight_is_at_least_one_and_more_only_for_a_bounded_input():
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.testing.test_stream import TestStream
+
+    with pytest.raises(ValueError, match="at least 1"):
+        rollup_sink._WriteRollupsFn(TARGET, "g", RetryPolicy(), batches_in_flight=0)
+    stream = beam.Pipeline(options=PipelineOptions(["--streaming"])) | TestStream().advance_watermark_to_infinity()
+    with pytest.raises(ValueError, match="one batch at a time"):
+        _ = stream | rollup_sink.WriteRollups(TARGET, "g", batches_in_flight=2)
+    _ = stream | "OneAtATime" >> rollup_sink.WriteRollups(TARGET, "g")
