@@ -198,23 +198,24 @@ def main(argv: list[str] | None = None) -> int:
     sizes = curve_sizes(args)
     with stack.running(args.log_dir, PROJECT) as emulators, tempfile.TemporaryDirectory() as scratch:
         os.environ.update(emulators.environment())
+        own_emulator = bool(emulators.processes)  # started for this run, not reused from the environment
         print(f"emulators: Pub/Sub {emulators.pubsub_host}, Bigtable {emulators.bigtable_host}")
         work_dir = Path(scratch)
         if "transform" in chosen:
             results += transform.run(args.rows, args.rounds)
         if "sink" in chosen:
-            curve.drop_tables()  # each on an empty emulator
+            curve.drop_tables(own_emulator)
             found, sink_points = sink.run(
                 sizes, args.rows, args.rounds, work_dir, create_topic("bench-sink-dead-letters")
             )
             results, points = results + found, points + sink_points
         if "backfill" in chosen:
-            curve.drop_tables()  # each on an empty emulator
+            curve.drop_tables(own_emulator)
             dead_letters = create_topic("bench-backfill-dead-letters")
             found, backfill_points = backfill.run(sizes, args.rows, args.rounds, work_dir, dead_letters)
             results, points = results + found, points + backfill_points
         if "rollups" in chosen:
-            curve.drop_tables()  # each on an empty emulator
+            curve.drop_tables(own_emulator)
             dead_letters = create_topic("bench-rollups-dead-letters")
             found, rollups_lines, rollups_per_window = rollups.run(args.rows, args.rounds, work_dir, dead_letters)
             results, extra_sections = results + found, extra_sections + rollups_lines

@@ -34,15 +34,24 @@ class Point:
     sample: Sample
 
 
-def drop_tables() -> None:
-    """Delete every table of the emulator's instance, so that each benchmark starts on an empty
-    emulator: its memory, and its Go collector's work, would otherwise carry the earlier
-    benchmarks' tables (a million rows each at the cost curve's largest points) into the next."""
+BENCH_TABLE_PREFIX = "bench_"
+"""Every table a benchmark writes is named so (``bench_<kind>_<contender>``, ``..._rollups``)."""
+
+
+def drop_tables(own_emulator: bool) -> None:
+    """Delete the benchmarks' tables, so that each benchmark starts on an empty emulator: its
+    memory, and its Go collector's work, would otherwise carry the earlier benchmarks' tables (a
+    million rows each at the cost curve's largest points) into the next. Only on an emulator this
+    run started: one reused from the environment is shared (the tests run beside each other on
+    one), and its tables are left alone."""
+    if not own_emulator:
+        return
     from transactions_wire import clients
 
     with clients.bigtable_admin(defaults.PROJECT) as client:
         for table in client.instance(defaults.INSTANCE).list_tables():
-            table.delete()
+            if table.table_id.startswith(BENCH_TABLE_PREFIX):
+                table.delete()
 
 
 def bigtable_table(name: str):
