@@ -288,9 +288,9 @@ class _WriteRollupsFn(beam.DoFn):
 
     def _account(
         self, rows: list[RollupRow], counted: list[Counted], outcome: WriteOutcome, dead: list[WindowedValue]
-    ) -> set[int]:
+    ) -> None:
         """A written batch's metrics; a row that failed becomes a dead letter describing its
-        window's total over what it counted (``counted``, row by row). Returns the failed indexes."""
+        window's total over what it counted (``counted``, row by row)."""
         self._metrics.account(outcome, len(rows))
         for failure in outcome.failed:
             source = _rollup_source(*counted[failure.batch_index])
@@ -300,7 +300,6 @@ class _WriteRollupsFn(beam.DoFn):
             )
         if outcome.failed:
             _LOG.warning("%d of %d rollup rows not written; dead-lettering them", len(outcome.failed), len(rows))
-        return {failure.batch_index for failure in outcome.failed}
 
     def _foreign_sales(self, keys: list[bytes]) -> tuple[dict[bytes, Sales], float]:
         """Every other generation's counted transactions of these windows, by row key; and the

@@ -137,9 +137,8 @@ def test_a_backfill_settles_every_batch_in_flight_oldest_first_before_its_bundle
     fn, sender = _fn_with_recorded_batches(rollup_sink.BACKFILL_BATCHES_IN_FLIGHT)
     settled: list[int] = []
 
-    def account(rows: list, counted: list, outcome: WriteOutcome, dead: list) -> set[int]:
+    def account(rows: list, counted: list, outcome: WriteOutcome, dead: list) -> None:
         settled.append(len(rows))
-        return set()
 
     fn._account = account  # type: ignore[method-assign]
     sizes = iter(range(1, 10))
