@@ -6,10 +6,10 @@ from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from tests.job_config import local_job_config
 from tests.messages import attributes_of, encode, invalid_messages, valid_record
 from transactions import attributes
 from transactions.contract import parse_transaction
-from transactions_pipeline.options import JobConfig
 from transactions_pipeline.pipeline import (
     DEAD_LETTERS,
     ROWS,
@@ -63,14 +63,7 @@ def test_a_valid_row_keeps_its_source_message_for_a_later_write_dead_letter():
 
 
 def test_the_backfill_has_the_stable_step_names():
-    config = JobConfig(
-        dead_letter_topic="projects/local-project/topics/dead-letters",
-        bigtable_project="local-project",
-        bigtable_instance="local-instance",
-        bigtable_table="transacoes",
-        column_family="dados",
-        input_file="/data/sales.csv",
-    )
+    config = local_job_config(input_file="/data/sales.csv")
     pipeline = beam.Pipeline()
     build_pipeline(pipeline, config)
     proto = pipeline.to_runner_api()
@@ -183,13 +176,8 @@ def test_both_steps_that_read_the_forgotten_list_share_one(monkeypatch):
 
     monkeypatch.setattr(pipeline_module.ParseAndValidateFn, "__init__", parse_spy)
     monkeypatch.setattr(rollup_sink._WriteRollupsFn, "__init__", sink_spy)
-    config = JobConfig(
+    config = local_job_config(
         input_subscription="projects/local-project/subscriptions/s",
-        dead_letter_topic="projects/local-project/topics/d",
-        bigtable_project="local-project",
-        bigtable_instance="local-instance",
-        bigtable_table="transacoes",
-        column_family="dados",
         rollups_table="transacoes_rollups",
         forgotten_table="transacoes_forgotten",
     )

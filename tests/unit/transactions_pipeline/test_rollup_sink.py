@@ -105,18 +105,10 @@ def test_the_job_sends_two_batches_at_once_only_in_a_backfill(source, in_flight)
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.pipeline import PipelineVisitor
 
-    from transactions_pipeline.options import JobConfig
+    from tests.job_config import local_job_config
     from transactions_pipeline.pipeline import build_pipeline
 
-    config = JobConfig(
-        **source,
-        dead_letter_topic="projects/local-project/topics/d",
-        bigtable_project="local-project",
-        bigtable_instance="local-instance",
-        bigtable_table="transacoes",
-        column_family="dados",
-        rollups_table="transacoes_rollups",
-    )
+    config = local_job_config(**source, rollups_table="transacoes_rollups")
     pipeline = beam.Pipeline(options=PipelineOptions(["--streaming"] if "input_subscription" in source else []))
     build_pipeline(pipeline, config)
     found: list[int] = []
